@@ -1,0 +1,87 @@
+# rstwhy: one entry point. `make` builds ./rstwhy; `make run` and `make test` first install
+# what they need from Debian's packages (as root; see README).
+OUTPUT ?= .output
+CLANG ?= clang
+CC ?= cc
+BPFTOOL ?= $(shell command -v bpftool 2>/dev/null || echo /usr/sbin/bpftool)
+ARCH ?= $(shell uname -m | sed 's/x86_64/x86/; s/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
+	-I$(OUTPUT) -Ibpf -Iuser
+LDLIBS += -lbpf -lelf -lz
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-I$(dir $(VMLINUX)) -Ibpf -MMD -MP
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
+
+# packages `make run` and `make test` need on Debian 12
+DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
+DEB_TEST := bats jq iproute2
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all run test deps deps-test clean unit
+
+all: rstwhy $(OUTPUT)/rstgen
+
+$(OUTPUT):
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/rstwhy.bpf.o: bpf/rstwhy.bpf.c $(VMLINUX) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/rstwhy.skel.h: $(OUTPUT)/rstwhy.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name rstwhy_bpf > $@
+
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/main.o: $(OUTPUT)/rstwhy.skel.h
+
+rstwhy: $(USER_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/rstgen: tools/rstgen.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUTPUT)/test_classify: tests/test_classify.c $(LIB_OBJS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+unit: $(OUTPUT)/test_classify
+
+# install missing build dependencies from Debian's packages (needs root)
+deps:
+	@tools/deps.sh $(DEB_BUILD)
+
+deps-test:
+	@tools/deps.sh $(DEB_BUILD) $(DEB_TEST)
+
+run: deps
+	$(MAKE) --no-print-directory all
+	./rstwhy $(ARGS)
+
+test: deps-test
+	$(MAKE) --no-print-directory all unit
+	tests/run
+
+clean:
+	rm -rf $(OUTPUT) rstwhy
+
+-include $(wildcard $(OUTPUT)/*.d)

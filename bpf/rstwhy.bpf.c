@@ -1,0 +1,599 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rstwhy kernel side: one record per RST the TCP stack sends (and, with -r, receives), with the
+ * evidence the user-space classifier needs, and an owner record per socket kept in process
+ * context so softirq and timer resets can name the process that owns the socket.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "rstwhy.h"
+
+#define AF_INET		2
+#define AF_INET6	10
+#define IPPROTO_TCP	6
+
+/* linux/tcp_states.h */
+#define TCP_ESTABLISHED	1
+#define TCP_SYN_SENT	2
+#define TCP_SYN_RECV	3
+#define TCP_FIN_WAIT1	4
+#define TCP_FIN_WAIT2	5
+#define TCP_TIME_WAIT	6
+#define TCP_CLOSE	7
+#define TCP_CLOSE_WAIT	8
+#define TCP_LAST_ACK	9
+#define TCP_LISTEN	10
+#define TCP_CLOSING	11
+#define TCP_NEW_SYN_RECV 12
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* set by user space between open and load */
+const volatile __u32 filter_netns = 0;		/* 0: every namespace */
+const volatile bool want_stacks = false;	/* -s: stacks for every event */
+const volatile bool want_recv = false;		/* -r */
+const volatile bool reason_arg = true;		/* tcp_send_reset has a reason argument */
+const volatile __u64 wakeup_bytes = 0;		/* wake the consumer above this fill level */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RW_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct sk_info {
+	struct rw_task owner;
+	__u64 cgroup_id;
+	__u8 has_owner;
+	__u8 prev_state;	/* state left by the last move to CLOSE, 0 if none */
+	__u8 pad[6];
+};
+
+/* owner and last state per socket, keyed by the socket's address */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct sk_info);
+} sockets SEC(".maps");
+
+struct tuple_key {
+	__u32 netns;
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u16 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+struct owner_rec {
+	struct rw_task owner;
+	__u64 cgroup_id;
+};
+
+/* owners of sockets that became timewait sockets, keyed by 4-tuple and namespace */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct tuple_key);
+	__type(value, struct owner_rec);
+} tw_owners SEC(".maps");
+
+struct listener_key {
+	__u32 netns;
+	__u16 family;
+	__u16 port;
+};
+
+/* owner of the listener on each local port: fallback for accepted sockets never touched */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct listener_key);
+	__type(value, struct owner_rec);
+} listeners SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void fill_task(struct rw_task *t)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	t->pid = (__u32)id;
+	t->tgid = id >> 32;
+	bpf_get_current_comm(t->comm, sizeof(t->comm));
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 proto;
+
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	return proto == IPPROTO_TCP;
+}
+
+/* local/remote tuple of any socket (full, timewait or request: all start with sock_common) */
+static __always_inline void sk_tuple(const struct sock *sk, struct tuple_key *k)
+{
+	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (k->family == AF_INET) {
+		BPF_CORE_READ_INTO(k->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(k->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(k->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(k->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void record_owner(const struct sock *sk, bool overwrite)
+{
+	__u64 key = (__u64)sk;
+	struct sk_info *cur, info = {};
+	__u64 id = bpf_get_current_pid_tgid();
+
+	cur = bpf_map_lookup_elem(&sockets, &key);
+	if (cur) {
+		if (cur->has_owner && (!overwrite || cur->owner.tgid == (id >> 32)))
+			return;
+		fill_task(&cur->owner);
+		cur->cgroup_id = bpf_get_current_cgroup_id();
+		cur->has_owner = 1;
+		count(RW_CNT_OWNER_SET);
+		return;
+	}
+	fill_task(&info.owner);
+	info.cgroup_id = bpf_get_current_cgroup_id();
+	info.has_owner = 1;
+	bpf_map_update_elem(&sockets, &key, &info, BPF_ANY);
+	count(RW_CNT_OWNER_SET);
+}
+
+static __always_inline void record_listener(const struct sock *sk)
+{
+	struct listener_key k = {};
+	struct owner_rec o = {};
+
+	k.netns = sk_netns(sk);
+	k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	fill_task(&o.owner);
+	o.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_map_update_elem(&listeners, &k, &o, BPF_ANY);
+}
+
+static __always_inline int on_set_state(const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct sk_info *cur, info = {};
+
+	if (!sk_is_tcp_inet(sk))
+		return 0;
+
+	switch (newstate) {
+	case TCP_LISTEN:	/* listen(): process context */
+		bpf_map_delete_elem(&sockets, &key);
+		record_owner(sk, true);
+		record_listener(sk);
+		break;
+	case TCP_SYN_SENT:	/* connect(): process context */
+		bpf_map_delete_elem(&sockets, &key);
+		record_owner(sk, true);
+		break;
+	case TCP_SYN_RECV:
+		/* a new child (softirq): forget whatever used this address before */
+		if (oldstate != TCP_SYN_SENT)
+			bpf_map_delete_elem(&sockets, &key);
+		break;
+	case TCP_FIN_WAIT1:	/* close()/shutdown(): process context */
+	case TCP_LAST_ACK:
+		record_owner(sk, false);
+		break;
+	case TCP_CLOSE:
+		cur = bpf_map_lookup_elem(&sockets, &key);
+		if (!cur) {
+			info.prev_state = oldstate;
+			bpf_map_update_elem(&sockets, &key, &info, BPF_ANY);
+			break;
+		}
+		cur->prev_state = oldstate;
+		/* the socket may live on as a timewait socket: keep its owner by 4-tuple */
+		if (cur->has_owner && (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+				       oldstate == TCP_CLOSING)) {
+			struct tuple_key k = {};
+			struct owner_rec o = {};
+
+			sk_tuple(sk, &k);
+			k.netns = sk_netns(sk);
+			o.owner = cur->owner;
+			o.cgroup_id = cur->cgroup_id;
+			bpf_map_update_elem(&tw_owners, &k, &o, BPF_ANY);
+		}
+		break;
+	}
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(rw_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	return on_set_state(sk, oldstate, newstate);
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(rw_set_state_raw, const struct sock *sk, int oldstate, int newstate)
+{
+	return on_set_state(sk, oldstate, newstate);
+}
+
+/* send/recv on a socket: process context, the caller owns the socket */
+static __always_inline int on_sock_io(const struct sock *sk)
+{
+	if (sk && sk_is_tcp_inet(sk))
+		record_owner(sk, true);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(rw_sock_send, struct sock *sk)
+{
+	return on_sock_io(sk);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(rw_sock_recv, struct sock *sk)
+{
+	return on_sock_io(sk);
+}
+
+/* accept(): the returned descriptor's socket belongs to the caller */
+static __always_inline int on_accept_exit(long fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fdarr, *file;
+	struct socket *sock;
+	struct sock *sk;
+	unsigned int max;
+
+	if (fd < 0)
+		return 0;
+	max = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= max)
+		return 0;
+	fdarr = BPF_CORE_READ(task, files, fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdarr[fd]) || !file)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock || BPF_CORE_READ(sock, file) != file)
+		return 0;
+	sk = BPF_CORE_READ(sock, sk);
+	if (sk && sk_is_tcp_inet(sk))
+		record_owner(sk, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int rw_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int rw_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept_exit(ctx->ret);
+}
+
+static __always_inline int on_destroy(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&sockets, &key);
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(rw_destroy, struct sock *sk)
+{
+	return on_destroy(sk);
+}
+
+SEC("raw_tp/tcp_destroy_sock")
+int BPF_PROG(rw_destroy_raw, struct sock *sk)
+{
+	return on_destroy(sk);
+}
+
+static __always_inline long rb_flags(void)
+{
+	if (wakeup_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/* the incoming segment: addresses swapped so that saddr/sport are the RST's own */
+static __always_inline void read_skb(struct rw_event *e, const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th_off = BPF_CORE_READ(skb, transport_header);
+	struct tcphdr th;
+	__u8 ver = 0, doff;
+
+	if (bpf_probe_read_kernel(&th, sizeof(th), head + th_off))
+		return;
+	bpf_probe_read_kernel(&ver, 1, head + nh);
+	ver >>= 4;
+	doff = th.doff * 4;
+	e->flags |= RW_F_SKB;
+	e->in_flags = ((__u8 *)&th)[13];
+	e->in_seq = bpf_ntohl(th.seq);
+	e->in_ack = bpf_ntohl(th.ack_seq);
+	if (!(e->flags & RW_F_SK)) {
+		e->sport = bpf_ntohs(th.dest);
+		e->dport = bpf_ntohs(th.source);
+	}
+	if (ver == 4) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return;
+		e->in_payload = bpf_ntohs(ip.tot_len) - ip.ihl * 4 - doff;
+		if (!(e->flags & RW_F_SK)) {
+			e->family = AF_INET;
+			__builtin_memcpy(e->saddr, &ip.daddr, 4);
+			__builtin_memcpy(e->daddr, &ip.saddr, 4);
+		}
+	} else if (ver == 6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return;
+		e->in_payload = bpf_ntohs(ip6.payload_len) - (th_off - nh - 40) - doff;
+		if (!(e->flags & RW_F_SK)) {
+			e->family = AF_INET6;
+			__builtin_memcpy(e->saddr, &ip6.daddr, 16);
+			__builtin_memcpy(e->daddr, &ip6.saddr, 16);
+		}
+	}
+}
+
+static __always_inline void copy_owner(struct rw_event *e, const struct rw_task *t, __u64 cg,
+				       __u8 src)
+{
+	e->owner = *t;
+	e->cgroup_id = cg;
+	e->owner_src = src;
+	e->flags |= RW_F_OWNER;
+}
+
+static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
+{
+	struct tuple_key k = {};
+	__u64 key = (__u64)sk;
+	struct sk_info *info;
+	struct owner_rec *o;
+
+	e->flags |= RW_F_SK;
+	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->netns = sk_netns(sk);
+	sk_tuple(sk, &k);
+	e->family = k.family;
+	e->sport = k.lport;
+	e->dport = k.rport;
+	__builtin_memcpy(e->saddr, k.laddr, 16);
+	__builtin_memcpy(e->daddr, k.raddr, 16);
+
+	if (e->state == TCP_TIME_WAIT) {
+		e->flags |= RW_F_TIMEWAIT;
+		e->tw_substate = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);
+		k.netns = e->netns;
+		o = bpf_map_lookup_elem(&tw_owners, &k);
+		if (o)
+			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_TIMEWAIT);
+		return;
+	}
+	if (e->state == TCP_NEW_SYN_RECV) {
+		e->flags |= RW_F_REQSK;
+		sk = BPF_CORE_READ((struct request_sock *)sk, __req_common.skc_listener);
+		if (!sk)
+			return;
+	} else {
+		const struct tcp_sock *tp = (const void *)sk;
+		unsigned long skflags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+
+		e->flags |= RW_F_FULLSOCK;
+		e->snd_nxt = BPF_CORE_READ(tp, snd_nxt);
+		e->snd_una = BPF_CORE_READ(tp, snd_una);
+		e->rcv_nxt = BPF_CORE_READ(tp, rcv_nxt);
+		e->copied_seq = BPF_CORE_READ(tp, copied_seq);
+		e->write_seq = BPF_CORE_READ(tp, write_seq);
+		e->linger2 = BPF_CORE_READ(tp, linger2);
+		e->lingertime = BPF_CORE_READ(sk, sk_lingertime);
+		e->sk_shutdown = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_shutdown);
+		e->probes_out = BPF_CORE_READ(tp, inet_conn.icsk_probes_out);
+		e->user_timeout = BPF_CORE_READ(tp, inet_conn.icsk_user_timeout);
+		if (skflags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_LINGER)))
+			e->flags |= RW_F_LINGER;
+		if (skflags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DEAD)))
+			e->flags |= RW_F_DEAD;
+		if (bpf_core_field_exists(tp->is_mptcp) && BPF_CORE_READ_BITFIELD_PROBED(tp, is_mptcp))
+			e->flags |= RW_F_MPTCP;
+		info = bpf_map_lookup_elem(&sockets, &key);
+		if (info) {
+			if (info->prev_state) {
+				e->prev_state = info->prev_state;
+				e->flags |= RW_F_PREV_STATE;
+			}
+			if (info->has_owner)
+				copy_owner(e, &info->owner, info->cgroup_id, RW_OWN_SOCKET);
+		}
+	}
+	/* listener (or a request socket's listener) queue */
+	e->ack_backlog = BPF_CORE_READ(sk, sk_ack_backlog);
+	e->max_ack_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	if (!(e->flags & RW_F_OWNER)) {
+		struct listener_key lk = {};
+
+		lk.netns = e->netns;
+		lk.family = e->family;
+		lk.port = e->sport;
+		o = bpf_map_lookup_elem(&listeners, &lk);
+		if (o)
+			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_LISTENER);
+	}
+}
+
+static __always_inline __u32 skb_netns(const struct sk_buff *skb)
+{
+	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+}
+
+static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
+					 const struct sk_buff *skb, __u32 reason, bool has_reason)
+{
+	struct rw_event *e;
+	__u32 netns;
+
+	netns = sk ? sk_netns(sk) : skb ? skb_netns(skb) : 0;
+	if (filter_netns && netns != filter_netns)
+		return 0;
+	count(RW_CNT_SENT);
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(RW_CNT_RB_FAIL);
+		return 0;
+	}
+	/* the record is written field by field; clear what may be left unset */
+	__builtin_memset(e, 0, __builtin_offsetof(struct rw_event, stack));
+	e->type = RW_EV_SENT;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->skaddr = (__u64)sk;
+	e->netns = netns;
+	if (has_reason) {
+		e->flags |= RW_F_REASON;
+		e->reason = reason;
+	}
+	if (sk)
+		read_sock(e, sk);
+	if (skb)
+		read_skb(e, skb);
+	fill_task(&e->actor);
+	/*
+	 * The stack is needed to tell apart the active resets (close, disconnect, listener close,
+	 * ss -K, timers all say TCP_STATE or nothing) and resets on a listener; passive resets on
+	 * other sockets are decided by the reason, the state and the segment.
+	 */
+	if (want_stacks || !skb || !has_reason ||
+	    (e->flags & RW_F_REQSK) || e->state == TCP_LISTEN) {
+		e->stack_len = bpf_get_stack(ctx, e->stack, sizeof(e->stack), 0);
+		if (e->stack_len > 0)
+			e->flags |= RW_F_STACK;
+	} else {
+		e->stack_len = 0;
+	}
+	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(rw_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u32 reason = 0;
+
+	if (reason_arg)
+		reason = (__u32)ctx[2];
+	return on_send_reset(ctx, sk, skb, reason, reason_arg);
+}
+
+SEC("raw_tp/tcp_send_reset")
+int BPF_PROG(rw_send_reset_raw, const struct sock *sk, const struct sk_buff *skb)
+{
+	__u32 reason = 0;
+
+	if (reason_arg)
+		reason = (__u32)ctx[2];
+	return on_send_reset(ctx, sk, skb, reason, reason_arg);
+}
+
+static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
+{
+	struct rw_event *e;
+	__u32 netns;
+
+	if (!want_recv || !sk)
+		return 0;
+	netns = sk_netns(sk);
+	if (filter_netns && netns != filter_netns)
+		return 0;
+	count(RW_CNT_RECV);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(RW_CNT_RB_FAIL);
+		return 0;
+	}
+	__builtin_memset(e, 0, __builtin_offsetof(struct rw_event, stack));
+	e->type = RW_EV_RECV;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->skaddr = (__u64)sk;
+	read_sock(e, sk);
+	/* a received RST travels the other way: the peer is its source */
+	{
+		__u8 tmp[16];
+		__u16 p = e->sport;
+
+		__builtin_memcpy(tmp, e->saddr, 16);
+		__builtin_memcpy(e->saddr, e->daddr, 16);
+		__builtin_memcpy(e->daddr, tmp, 16);
+		e->sport = e->dport;
+		e->dport = p;
+	}
+	fill_task(&e->actor);
+	if (want_stacks) {
+		e->stack_len = bpf_get_stack(ctx, e->stack, sizeof(e->stack), 0);
+		if (e->stack_len > 0)
+			e->flags |= RW_F_STACK;
+	} else {
+		e->stack_len = 0;
+	}
+	bpf_ringbuf_submit(e, rb_flags());
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(rw_recv_reset, struct sock *sk)
+{
+	return on_receive_reset(ctx, sk);
+}
+
+SEC("raw_tp/tcp_receive_reset")
+int BPF_PROG(rw_recv_reset_raw, struct sock *sk)
+{
+	return on_receive_reset(ctx, sk);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Records shared by the BPF programs and user space. Fixed-width fields only; every record
+ * starts with a type tag.
+ */
+#ifndef RSTWHY_H
+#define RSTWHY_H
+
+#define RW_COMM_LEN	16
+#define RW_MAX_STACK	24
+
+/* record types */
+enum rw_ev_type {
+	RW_EV_SENT = 1,		/* the TCP stack sent a RST */
+	RW_EV_RECV = 2,		/* a socket received a RST */
+};
+
+/* rw_event.flags */
+enum rw_ev_flags {
+	RW_F_SK		= 1 << 0,	/* a socket was given */
+	RW_F_FULLSOCK	= 1 << 1,	/* ... and it is a full socket */
+	RW_F_TIMEWAIT	= 1 << 2,	/* ... a timewait socket */
+	RW_F_SKB	= 1 << 3,	/* the incoming segment is known (passive reset) */
+	RW_F_REASON	= 1 << 4,	/* the tracepoint carries sk_rst_reason */
+	RW_F_OWNER	= 1 << 5,	/* owner is valid */
+	RW_F_PREV_STATE	= 1 << 6,	/* prev_state is valid */
+	RW_F_LINGER	= 1 << 7,	/* SOCK_LINGER set */
+	RW_F_DEAD	= 1 << 8,	/* SOCK_DEAD: orphaned, the application closed it */
+	RW_F_MPTCP	= 1 << 9,	/* an MPTCP subflow */
+	RW_F_STACK	= 1 << 10,	/* stack[] holds stack_len bytes */
+	RW_F_REQSK	= 1 << 11,	/* a request socket (SYN_RECV) was given */
+};
+
+/* where the owner came from */
+enum rw_owner_src {
+	RW_OWN_NONE = 0,
+	RW_OWN_SOCKET = 1,	/* recorded on this socket in process context */
+	RW_OWN_LISTENER = 2,	/* the listener on the local port */
+	RW_OWN_TIMEWAIT = 3,	/* kept from the full socket by 4-tuple for its timewait stand-in */
+};
+
+/* per-CPU counters, index of the counters map */
+enum rw_counter {
+	RW_CNT_SENT = 0,	/* send_reset hook ran and the event passed the netns filter */
+	RW_CNT_RECV,		/* receive_reset hook ran ... */
+	RW_CNT_RB_FAIL,		/* ring buffer reservations that failed: lost events */
+	RW_CNT_OWNER_SET,	/* owner records written */
+	RW_CNT_MAX,
+};
+
+struct rw_task {
+	__u32 pid;		/* thread id */
+	__u32 tgid;		/* process id */
+	char comm[RW_COMM_LEN];
+};
+
+struct rw_event {
+	__u32 type;
+	__u32 flags;
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u64 skaddr;
+	__u64 cgroup_id;	/* owner's cgroup v2 id, 0 if unknown */
+	__u32 netns;		/* network namespace inode */
+	__u32 reason;		/* raw sk_rst_reason value (RW_F_REASON) */
+	__u16 family;		/* AF_INET / AF_INET6 */
+	__u16 sport;		/* the RST's own source port (this host), host order */
+	__u16 dport;
+	__u8 state;		/* sk_state when the hook ran (0: no socket) */
+	__u8 prev_state;	/* state before the last move to CLOSE (RW_F_PREV_STATE) */
+	__u8 saddr[16];		/* the RST's own source address (this host) */
+	__u8 daddr[16];
+	__u8 tw_substate;
+	__u8 in_flags;		/* incoming segment's TCP flags (RW_F_SKB) */
+	__u8 sk_shutdown;
+	__u8 owner_src;		/* enum rw_owner_src */
+	__u32 in_seq;		/* incoming segment, host order */
+	__u32 in_ack;
+	__u32 in_payload;
+	__u32 snd_nxt;		/* full sockets */
+	__u32 snd_una;
+	__u32 rcv_nxt;
+	__u32 copied_seq;
+	__u32 write_seq;
+	__s32 linger2;
+	__u32 ack_backlog;	/* listener or socket */
+	__u32 max_ack_backlog;
+	__u32 user_timeout;
+	__u64 lingertime;	/* jiffies */
+	__u8 probes_out;
+	__u8 pad[3];
+	__s32 stack_len;	/* bytes in stack[] or negative error */
+	struct rw_task owner;
+	struct rw_task actor;	/* current task; user space decides whether it means anything */
+	__u64 stack[RW_MAX_STACK];
+};
+
+#endif /* RSTWHY_H */

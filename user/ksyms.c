@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/kallsyms, read once at start: a sorted table of text symbols, each tagged with the
+ * classifier's evidence bit if it is one of the functions whose presence on a reset's stack
+ * tells which path the reset took.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "classify.h"
+#include "ksyms.h"
+
+struct ksym {
+	uint64_t addr;
+	uint32_t name_off;
+	uint32_t bits;
+};
+
+struct ksyms {
+	struct ksym *syms;
+	int n;
+	char *names;
+	size_t names_len;
+};
+
+static const struct {
+	const char *name;
+	enum rw_fn fn;
+	int prefix;	/* match names starting with name */
+} evidence_fns[] = {
+	{ "__tcp_close", FN_TCP_CLOSE, 0 },
+	{ "tcp_close", FN_TCP_CLOSE, 0 },
+	{ "tcp_disconnect", FN_TCP_DISCONNECT, 0 },
+	{ "__inet_stream_connect", FN_STREAM_CONNECT, 0 },
+	{ "inet_stream_connect", FN_STREAM_CONNECT, 0 },
+	{ "inet_csk_listen_stop", FN_LISTEN_STOP, 0 },
+	{ "inet_child_forget", FN_LISTEN_STOP, 0 },
+	{ "tcp_abort", FN_TCP_ABORT, 0 },
+	{ "tcp_keepalive_timer", FN_KEEPALIVE_TIMER, 0 },
+	{ "tcp_write_timer", FN_WRITE_TIMER, 0 },
+	{ "tcp_write_timer_handler", FN_WRITE_TIMER, 0 },
+	{ "tcp_retransmit_timer", FN_WRITE_TIMER, 0 },
+	{ "tcp_probe_timer", FN_WRITE_TIMER, 0 },
+	{ "tcp_out_of_resources", FN_WRITE_TIMER, 0 },
+	{ "tcp_check_req", FN_CHECK_REQ, 0 },
+	{ "tcp_rcv_state_process", FN_RCV_STATE, 0 },
+	{ "tcp_timewait_state_process", FN_TIMEWAIT, 0 },
+	{ "handle_softirqs", FN_IRQ_CONTEXT, 0 },
+	{ "__do_softirq", FN_IRQ_CONTEXT, 0 },
+	{ "net_rx_action", FN_IRQ_CONTEXT, 0 },
+	{ "run_timer_softirq", FN_IRQ_CONTEXT, 0 },
+	{ "call_timer_fn", FN_IRQ_CONTEXT, 0 },
+	{ "__run_timers", FN_IRQ_CONTEXT, 0 },
+	{ "irq_exit_rcu", FN_IRQ_CONTEXT, 0 },
+	{ "asm_sysvec_apic_timer_interrupt", FN_IRQ_CONTEXT, 0 },
+	{ "mptcp_", FN_MPTCP, 1 },
+	{ "subflow_", FN_MPTCP, 1 },
+	{ "__mptcp_", FN_MPTCP, 1 },
+	{ "inet_shutdown", FN_SHUTDOWN, 0 },
+};
+
+static uint32_t bits_for(const char *name)
+{
+	uint32_t bits = 0;
+
+	for (size_t i = 0; i < sizeof(evidence_fns) / sizeof(evidence_fns[0]); i++) {
+		const char *f = evidence_fns[i].name;
+
+		if (evidence_fns[i].prefix ? !strncmp(name, f, strlen(f)) : !strcmp(name, f))
+			bits |= FNBIT(evidence_fns[i].fn);
+	}
+	return bits;
+}
+
+static int cmp_sym(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+struct ksyms *ksyms_load(const char *path)
+{
+	struct ksyms *ks = calloc(1, sizeof(*ks));
+	size_t cap = 0, ncap = 0;
+	char line[512], name[256], type;
+	unsigned long long addr;
+	FILE *f;
+
+	if (!ks)
+		return NULL;
+	f = fopen(path ? path : "/proc/kallsyms", "r");
+	if (!f) {
+		free(ks);
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		size_t len;
+
+		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
+			continue;
+		if (type != 't' && type != 'T' && type != 'W' && type != 'w')
+			continue;
+		if (!addr)
+			continue;	/* kptr_restrict hides addresses */
+		if ((size_t)ks->n == cap) {
+			struct ksym *s;
+
+			cap = cap ? cap * 2 : 65536;
+			s = realloc(ks->syms, cap * sizeof(*s));
+			if (!s)
+				goto fail;
+			ks->syms = s;
+		}
+		len = strlen(name) + 1;
+		if (ks->names_len + len > ncap) {
+			char *p;
+
+			ncap = ncap ? ncap * 2 : 1 << 20;
+			p = realloc(ks->names, ncap);
+			if (!p)
+				goto fail;
+			ks->names = p;
+		}
+		memcpy(ks->names + ks->names_len, name, len);
+		ks->syms[ks->n].addr = addr;
+		ks->syms[ks->n].name_off = ks->names_len;
+		ks->syms[ks->n].bits = bits_for(name);
+		ks->names_len += len;
+		ks->n++;
+	}
+	fclose(f);
+	if (!ks->n) {
+		ksyms_free(ks);
+		return NULL;
+	}
+	qsort(ks->syms, ks->n, sizeof(*ks->syms), cmp_sym);
+	return ks;
+fail:
+	fclose(f);
+	ksyms_free(ks);
+	return NULL;
+}
+
+void ksyms_free(struct ksyms *ks)
+{
+	if (!ks)
+		return;
+	free(ks->syms);
+	free(ks->names);
+	free(ks);
+}
+
+int ksyms_first_caller(const struct ksyms *ks, const uint64_t *addrs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *name = ksyms_lookup(ks, addrs[i], NULL);
+
+		if (name && (!strncmp(name, "bpf_trace_run", 13) ||
+			     !strncmp(name, "__bpf_trace_", 12) || !strncmp(name, "__traceiter_", 12) ||
+			     !strncmp(name, "bpf_prog_", 9) || !strncmp(name, "perf_trace_", 11)))
+			continue;
+		if (!name && i < 2)
+			continue;	/* the BPF program itself */
+		return i;
+	}
+	return 0;
+}
+
+int ksyms_count(const struct ksyms *ks)
+{
+	return ks ? ks->n : 0;
+}
+
+static const struct ksym *find(const struct ksyms *ks, uint64_t addr)
+{
+	int lo = 0, hi = ks->n - 1, best = -1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (ks->syms[mid].addr <= addr) {
+			best = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return best < 0 ? NULL : &ks->syms[best];
+}
+
+const char *ksyms_lookup(const struct ksyms *ks, uint64_t addr, uint64_t *off)
+{
+	const struct ksym *s = ks ? find(ks, addr) : NULL;
+
+	/* past the last symbol (a BPF program loaded after we read kallsyms) */
+	if (!s || addr - s->addr > (1u << 20))
+		return NULL;
+	if (off)
+		*off = addr - s->addr;
+	return ks->names + s->name_off;
+}
+
+uint32_t ksyms_fn_bits(const struct ksyms *ks, const uint64_t *addrs, int n)
+{
+	uint32_t bits = 0;
+
+	if (!ks)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		/* a return address may be the first byte after a call at a function's end */
+		const struct ksym *s = find(ks, addrs[i] - (i ? 1 : 0));
+
+		if (!s)
+			continue;
+		bits |= s->bits;
+		/*
+		 * Below a softirq or timer entry lies whatever task the interrupt landed on:
+		 * its functions say nothing about this reset.
+		 */
+		if (s->bits & FNBIT(FN_IRQ_CONTEXT))
+			break;
+	}
+	return bits;
+}

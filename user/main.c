@@ -1,0 +1,577 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rstwhy: for every TCP RST this host sends, who decided it and why.
+ *
+ * parse args -> check privileges and BTF -> open, configure, load, attach -> consume the ring
+ * buffer on a timer -> classify -> print; on SIGINT/SIGTERM flush, summarise, clean up.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "rstwhy.skel.h"
+#include "classify.h"
+#include "kinfo.h"
+#include "ksyms.h"
+#include "netns.h"
+#include "output.h"
+#include "report.h"
+
+#define EXIT_USAGE 2
+#define EXIT_ENV 1
+#define MAX_PORTS 64
+#define MAX_LINKS 32
+
+static struct bpf_link *links[MAX_LINKS];
+static int nlinks;
+
+static struct env {
+	bool json;
+	bool verbose;
+	bool stacks;
+	bool recv;
+	bool v4, v6;
+	const char *ready_file;
+	const char *netns_arg;
+	uint32_t netns;
+	int pid;
+	int nports;
+	uint16_t ports[MAX_PORTS];
+	uint32_t causes;	/* bitmask of enum rw_cause, 0: all */
+	long duration;
+} env = { .pid = -1 };
+
+static volatile sig_atomic_t exiting;
+
+static const char usage[] =
+"Usage: rstwhy [OPTION...]\n"
+"For every TCP RST this host sends: who decided it (application, TCP stack, admin, ...), the\n"
+"precise cause, the process that owns the socket, its state before the reset, the evidence.\n"
+"\n"
+"  -j, --json                 one JSON object per line instead of the table\n"
+"      --ready-file PATH      create PATH once every probe is attached\n"
+"      --netns PATH|INODE     only this network namespace (e.g. /run/netns/web)\n"
+"  -p, --pid PID              only sockets owned by (or reset by) process PID\n"
+"  -P, --port PORT[,PORT...]  only these ports (local or remote)\n"
+"  -4, --ipv4 / -6, --ipv6    only IPv4 / only IPv6\n"
+"      --cause ID[,ID...]     only these causes\n"
+"  -r, --received             also show RSTs received (cause peer-reset)\n"
+"  -s, --stack                show the kernel stack of each event\n"
+"  -d, --duration SECS        stop after SECS seconds\n"
+"  -v, --verbose              print the attach plan and libbpf messages\n"
+"  -h, --help                 this text\n"
+"\n"
+"Examples:\n"
+"  rstwhy                       live table of RSTs sent, every network namespace\n"
+"  rstwhy -j > rst.jsonl        one JSON object per RST\n"
+"  rstwhy -P 51244 -s           RSTs on port 51244, with kernel stacks\n"
+"  rstwhy --cause close-unread,close-linger0 -p 812\n"
+"  rstwhy --netns /run/netns/web -d 60\n"
+"\n"
+"Causes: no-listener no-connection listener-closed accept-overflow close-unread\n"
+"  close-linger0 disconnect data-after-close fin-wait2-abort keepalive-timeout\n"
+"  orphan-memory timewait bad-segment socket-destroy netfilter-reject injected mptcp\n"
+"  unknown peer-reset\n"
+"\n"
+"On SIGINT/SIGTERM: flush, print a summary on stderr (events by cause, captured against the\n"
+"kernel's TcpOutRsts), exit 0. Exit 1: environment error (privileges, BTF); 2: bad usage.\n";
+
+enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE };
+
+static const struct option long_opts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "ready-file", required_argument, NULL, OPT_READY },
+	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "port", required_argument, NULL, 'P' },
+	{ "ipv4", no_argument, NULL, '4' },
+	{ "ipv6", no_argument, NULL, '6' },
+	{ "cause", required_argument, NULL, OPT_CAUSE },
+	{ "received", no_argument, NULL, 'r' },
+	{ "stack", no_argument, NULL, 's' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{},
+};
+
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rstwhy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see rstwhy --help)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static long parse_long(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		die_usage("%s %s: expected a number from %ld to %ld", opt, s, min, max);
+	return v;
+}
+
+static void parse_list(const char *opt, const char *arg, void (*one)(const char *opt,
+								      const char *tok))
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+	int n = 0;
+
+	if (!copy)
+		die_usage("out of memory");
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++)
+		one(opt, tok);
+	free(copy);
+	if (!n)
+		die_usage("%s '%s': expected a comma-separated list", opt, arg);
+}
+
+static void add_port(const char *opt, const char *tok)
+{
+	if (env.nports == MAX_PORTS)
+		die_usage("%s: at most %d ports", opt, MAX_PORTS);
+	env.ports[env.nports++] = parse_long(opt, tok, 1, 65535);
+}
+
+static void add_cause(const char *opt, const char *tok)
+{
+	int c = rw_cause_from_name(tok);
+
+	if (c < 0)
+		die_usage("%s %s: no such cause (the list is in --help)", opt, tok);
+	env.causes |= 1u << c;
+}
+
+static void parse_args(int argc, char **argv)
+{
+	char err[256];
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":jp:P:46rsd:vh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			env.json = true;
+			break;
+		case 'v':
+			env.verbose = true;
+			break;
+		case 's':
+			env.stacks = true;
+			break;
+		case 'r':
+			env.recv = true;
+			break;
+		case '4':
+			env.v4 = true;
+			break;
+		case '6':
+			env.v6 = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		case OPT_READY:
+			env.ready_file = optarg;
+			break;
+		case OPT_NETNS:
+			env.netns_arg = optarg;
+			env.netns = ns_resolve(optarg, err, sizeof(err));
+			if (!env.netns)
+				die_usage("%s", err);
+			break;
+		case 'p':
+			env.pid = parse_long("-p", optarg, 1, INT_MAX);
+			break;
+		case 'd':
+			env.duration = parse_long("-d", optarg, 1, 365L * 24 * 3600);
+			break;
+		case 'P':
+			parse_list("-P", optarg, add_port);
+			break;
+		case OPT_CAUSE:
+			parse_list("--cause", optarg, add_cause);
+			break;
+		case ':':
+			die_usage("option %s needs a value", argv[optind - 1]);
+			break;
+		default:
+			if (optopt)
+				die_usage("unknown option -%c", optopt);
+			die_usage("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die_usage("unexpected argument '%s'", argv[optind]);
+	if (env.v4 && env.v6)
+		env.v4 = env.v6 = false;	/* both: no family filter */
+	/* a numeric --netns has no path: counters are then found by enumeration */
+	if (env.netns_arg && env.netns_arg[0] != '/')
+		env.netns_arg = NULL;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !env.verbose)
+		return 0;
+	if (!env.verbose)
+		return 0;	/* errors are reported in our own words */
+	return vfprintf(stderr, fmt, args);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+/* root, or the three capabilities we need */
+static bool privileged(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+	const int need[] = { 38 /* CAP_PERFMON */, 39 /* CAP_BPF */, CAP_NET_ADMIN };
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!(data[need[i] / 32].effective & (1u << (need[i] % 32))))
+			return false;
+	return true;
+}
+
+static struct {
+	struct kinfo ki;
+	struct ksyms *ks;
+	struct out_opts out;
+	int64_t mono_to_real;
+	uint64_t sent, recv, shown;
+	uint64_t by_cause[C_NR_CAUSES];
+} run;
+
+static bool port_match(const struct rw_event *e)
+{
+	if (!env.nports)
+		return true;
+	for (int i = 0; i < env.nports; i++)
+		if (env.ports[i] == e->sport || env.ports[i] == e->dport)
+			return true;
+	return false;
+}
+
+static bool wanted(const struct rw_report *r)
+{
+	const struct rw_event *e = r->e;
+
+	if ((env.v4 || env.v6) && !((env.v4 && e->family == 2) || (env.v6 && e->family == 10)))
+		return false;
+	if (!port_match(e))
+		return false;
+	if (env.causes && !(env.causes & (1u << r->v.cause)))
+		return false;
+	if (env.pid > 0 && !((r->has_owner && r->owner.tgid == (uint32_t)env.pid) ||
+			     (r->has_actor && r->actor.tgid == (uint32_t)env.pid)))
+		return false;
+	return true;
+}
+
+static int handle_event(void *ctx, void *data, size_t len)
+{
+	const struct rw_event *e = data;
+	struct rw_report r;
+
+	(void)ctx;
+	if (len < sizeof(*e))
+		return 0;
+	if (e->type == RW_EV_SENT)
+		run.sent++;
+	else if (e->type == RW_EV_RECV)
+		run.recv++;
+	else
+		return 0;
+	report_build(&r, e, &run.ki, run.ks, run.mono_to_real);
+	if (e->type == RW_EV_SENT)
+		run.by_cause[r.v.cause]++;
+	if (!wanted(&r))
+		return 0;
+	run.shown++;
+	out_event(stdout, &run.out, &r);
+	return 0;
+}
+
+static int64_t mono_to_real_offset(void)
+{
+	struct timespec m, r;
+
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	clock_gettime(CLOCK_REALTIME, &r);
+	return ((int64_t)r.tv_sec - m.tv_sec) * 1000000000ll + (r.tv_nsec - m.tv_nsec);
+}
+
+static uint64_t sum_counter(struct rstwhy_bpf *skel, __u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[ncpu > 0 ? ncpu : 1], sum = 0;
+
+	if (ncpu <= 0 || bpf_map__lookup_elem(skel->maps.counters, &idx, sizeof(idx), vals,
+					      sizeof(uint64_t) * ncpu, 0))
+		return 0;
+	for (int i = 0; i < ncpu; i++)
+		sum += vals[i];
+	return sum;
+}
+
+static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *start)
+{
+	struct ns_snapshot end;
+	struct ns_delta d;
+	uint64_t lost = sum_counter(skel, RW_CNT_RB_FAIL);
+	uint64_t hooked = sum_counter(skel, RW_CNT_SENT);
+	char causes[1024] = "";
+	size_t used = 0;
+
+	for (int c = 0; c < C_NR_CAUSES; c++) {
+		if (!run.by_cause[c] || used >= sizeof(causes))
+			continue;
+		used += snprintf(causes + used, sizeof(causes) - used, "%s%s %llu",
+				 used ? ", " : "", rw_cause_name(c),
+				 (unsigned long long)run.by_cause[c]);
+	}
+	fprintf(stderr, "rstwhy: %llu RSTs sent%s%s%s, %llu received, %llu shown\n",
+		(unsigned long long)run.sent, used ? " (" : "", causes, used ? ")" : "",
+		(unsigned long long)run.recv, (unsigned long long)run.shown);
+
+	if (ns_snapshot_take(&end, env.netns, env.netns_arg)) {
+		fprintf(stderr, "rstwhy: could not read TcpOutRsts at exit\n");
+		return;
+	}
+	ns_delta(start, &end, &d);
+	fprintf(stderr, "rstwhy: kernel TcpOutRsts +%llu in %d watched namespace%s; "
+		"captured %llu of %llu (%.1f%%); lost %llu (ring buffer full)",
+		(unsigned long long)d.outrsts, d.watched, d.watched == 1 ? "" : "s",
+		(unsigned long long)run.sent, (unsigned long long)d.outrsts,
+		d.outrsts ? 100.0 * run.sent / d.outrsts : 100.0, (unsigned long long)lost);
+	if (d.vanished)
+		fprintf(stderr, "; %d namespace%s vanished before exit (not counted)", d.vanished,
+			d.vanished == 1 ? "" : "s");
+	fputc('\n', stderr);
+	if (run.sent + lost != hooked)
+		fprintf(stderr, "rstwhy: warning: the hook saw %llu RSTs, %llu arrived, %llu lost\n",
+			(unsigned long long)hooked, (unsigned long long)run.sent,
+			(unsigned long long)lost);
+	if (d.outrsts > run.sent)
+		fprintf(stderr, "rstwhy: warning: %llu RSTs the kernel counted were not captured "
+			"(%s)\n", (unsigned long long)(d.outrsts - run.sent),
+			lost ? "ring buffer full: events were lost" :
+			"sent before the probes were attached or by a path this kernel does not "
+			"trace");
+	ns_snapshot_free(&end);
+}
+
+struct prog_plan {
+	struct bpf_program *btf, *raw;	/* alternatives: tp_btf preferred, raw_tp fallback */
+	enum kinfo_tp tp;
+	const char *what;
+	bool required;
+};
+
+static void plan_programs(struct rstwhy_bpf *skel, struct prog_plan *plan, int n)
+{
+	struct bpf_program *p;
+
+	/* nothing loads unless the plan says so */
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, false);
+	for (int i = 0; i < n; i++) {
+		if (!run.ki.has_tp[plan[i].tp])
+			continue;
+		if (plan[i].btf)
+			bpf_program__set_autoload(plan[i].btf, true);
+		else if (plan[i].raw)
+			bpf_program__set_autoload(plan[i].raw, true);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct rstwhy_bpf *skel = NULL;
+	struct ring_buffer *rb = NULL;
+	struct ns_snapshot start = {};
+	struct bpf_program *p;
+	time_t deadline = 0;
+	int err, ret = EXIT_ENV;
+
+	parse_args(argc, argv);
+
+	if (!privileged()) {
+		fprintf(stderr, "rstwhy: needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
+			"run it as root or with sudo\n");
+		return EXIT_ENV;
+	}
+	libbpf_set_print(libbpf_print);
+
+	err = kinfo_load(&run.ki, NULL);
+	if (err) {
+		fprintf(stderr, "rstwhy: kernel %s has no BTF (/sys/kernel/btf/vmlinux): rstwhy "
+			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n", run.ki.release);
+		return EXIT_ENV;
+	}
+	if (run.ki.send_reset_args < 0) {
+		fprintf(stderr, "rstwhy: kernel %s has no tcp:tcp_send_reset tracepoint\n",
+			run.ki.release);
+		goto out;
+	}
+	run.ks = ksyms_load(NULL);
+	if (!run.ks) {
+		fprintf(stderr, "rstwhy: cannot read kernel symbols from /proc/kallsyms: %s\n",
+			strerror(errno ? errno : ENOENT));
+		goto out;
+	}
+	run.out.json = env.json;
+	run.out.stacks = env.stacks;
+	run.out.ks = run.ks;
+
+	skel = rstwhy_bpf__open();
+	if (!skel) {
+		fprintf(stderr, "rstwhy: cannot open the BPF object: %s\n", strerror(errno));
+		goto out;
+	}
+	skel->rodata->filter_netns = env.netns;
+	skel->rodata->want_stacks = env.stacks;
+	skel->rodata->want_recv = env.recv;
+	skel->rodata->reason_arg = run.ki.send_reset_args >= 3;
+	skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.events) / 4;
+
+	struct prog_plan plan[] = {
+		{ skel->progs.rw_send_reset, skel->progs.rw_send_reset_raw, KTP_SEND_RESET,
+		  "tcp:tcp_send_reset", true },
+		{ env.recv ? skel->progs.rw_recv_reset : NULL,
+		  env.recv ? skel->progs.rw_recv_reset_raw : NULL, KTP_RECV_RESET,
+		  "tcp:tcp_receive_reset", env.recv },
+		{ skel->progs.rw_set_state, skel->progs.rw_set_state_raw, KTP_SET_STATE,
+		  "sock:inet_sock_set_state (owners, state before reset)", false },
+		{ skel->progs.rw_sock_send, NULL, KTP_SEND_LENGTH,
+		  "sock:sock_send_length (owners)", false },
+		{ skel->progs.rw_sock_recv, NULL, KTP_RECV_LENGTH,
+		  "sock:sock_recv_length (owners)", false },
+		{ skel->progs.rw_destroy, skel->progs.rw_destroy_raw, KTP_DESTROY_SOCK,
+		  "tcp:tcp_destroy_sock (owner map hygiene)", false },
+	};
+	plan_programs(skel, plan, sizeof(plan) / sizeof(plan[0]));
+	bpf_program__set_autoload(skel->progs.rw_accept4, true);
+	bpf_program__set_autoload(skel->progs.rw_accept, true);
+
+	err = rstwhy_bpf__load(skel);
+	if (err) {
+		if (err == -EPERM)
+			fprintf(stderr, "rstwhy: the kernel refused to load BPF programs (EPERM): run "
+				"as root, and check kernel.unprivileged_bpf_disabled / lockdown\n");
+		else
+			fprintf(stderr, "rstwhy: cannot load the BPF programs: %s (run with -v for "
+				"the verifier log)\n", strerror(-err));
+		goto out;
+	}
+
+	bpf_object__for_each_program(p, skel->obj) {
+		struct bpf_link *link;
+		bool required = false;
+
+		if (!bpf_program__autoload(p))
+			continue;
+		for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++)
+			if ((plan[i].btf == p || plan[i].raw == p) && plan[i].required)
+				required = true;
+		link = bpf_program__attach(p);
+		if (!link) {
+			err = -errno;
+			if (required) {
+				fprintf(stderr, "rstwhy: cannot attach %s: %s\n",
+					bpf_program__name(p), strerror(-err));
+				goto out;
+			}
+			if (env.verbose)
+				fprintf(stderr, "rstwhy: optional probe %s not attached: %s\n",
+					bpf_program__name(p), strerror(-err));
+			continue;
+		}
+		if (nlinks < MAX_LINKS)
+			links[nlinks++] = link;
+		if (env.verbose)
+			fprintf(stderr, "rstwhy: attached %s (%s)\n", bpf_program__name(p),
+				bpf_program__section_name(p));
+	}
+
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, NULL, NULL);
+	if (!rb) {
+		fprintf(stderr, "rstwhy: cannot set up the ring buffer: %s\n", strerror(errno));
+		goto out;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	ns_snapshot_take(&start, env.netns, env.netns_arg);
+	run.mono_to_real = mono_to_real_offset();
+	if (env.ready_file) {
+		int fd = open(env.ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+		if (fd < 0) {
+			fprintf(stderr, "rstwhy: --ready-file %s: %s\n", env.ready_file,
+				strerror(errno));
+			goto out;
+		}
+		close(fd);
+	}
+	out_table_header(stdout, &run.out);
+	fflush(stdout);
+	if (env.duration)
+		deadline = time(NULL) + env.duration;
+
+	while (!exiting) {
+		err = ring_buffer__poll(rb, 100);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "rstwhy: reading events failed: %s\n", strerror(-err));
+			goto out;
+		}
+		/* producers do not wake us for each event: drain what is there */
+		ring_buffer__consume(rb);
+		fflush(stdout);
+		if (deadline && time(NULL) >= deadline)
+			break;
+	}
+	ring_buffer__consume(rb);
+	fflush(stdout);
+	print_summary(skel, &start);
+	ret = 0;
+out:
+	ring_buffer__free(rb);
+	while (nlinks > 0)
+		bpf_link__destroy(links[--nlinks]);
+	rstwhy_bpf__destroy(skel);
+	ns_snapshot_free(&start);
+	ksyms_free(run.ks);
+	kinfo_free(&run.ki);
+	return ret;
+}

@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The live table (fits 120 columns for IPv4) and JSON lines as fixed by the contract. */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include "output.h"
+
+void tcp_flags_str(unsigned int flags, char *buf)
+{
+	static const char letters[] = "FSRPAUEC";
+	int n = 0;
+
+	for (int i = 0; i < 8; i++)
+		if (flags & (1u << i))
+			buf[n++] = letters[i];
+	buf[n] = 0;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = *s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void json_task(FILE *f, bool valid, const struct rw_task *t)
+{
+	char comm[RW_COMM_LEN + 1];
+
+	if (!valid) {
+		fputs("null", f);
+		return;
+	}
+	memcpy(comm, t->comm, RW_COMM_LEN);
+	comm[RW_COMM_LEN] = 0;
+	fprintf(f, "{\"pid\":%u,\"comm\":", t->tgid);
+	json_str(f, comm);
+	fputc('}', f);
+}
+
+static void iso_time(uint64_t ns, char *buf, size_t len, bool full)
+{
+	time_t sec = ns / 1000000000ull;
+	struct tm tm;
+	char base[32];
+
+	gmtime_r(&sec, &tm);
+	if (full) {
+		strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf, len, "%s.%06uZ", base, (unsigned int)(ns % 1000000000ull / 1000));
+	} else {
+		localtime_r(&sec, &tm);
+		strftime(base, sizeof(base), "%H:%M:%S", &tm);
+		snprintf(buf, len, "%s.%03u", base, (unsigned int)(ns % 1000000000ull / 1000000));
+	}
+}
+
+/* cause-specific evidence: key/value pairs shared by the table's short detail and JSON */
+struct kv {
+	const char *key;
+	char val[48];
+	bool str;
+};
+
+static int details(const struct rw_report *r, struct kv *kv, int max)
+{
+	const struct rw_event *e = r->e;
+	const struct rw_evidence *ev = &r->ev;
+	int n = 0;
+
+#define ADD(k, s, fmt, ...)						\
+	do {								\
+		if (n < max) {						\
+			kv[n].key = (k);				\
+			kv[n].str = (s);				\
+			snprintf(kv[n].val, sizeof(kv[n].val), fmt, __VA_ARGS__); \
+			n++;						\
+		}							\
+	} while (0)
+
+	if (ev->fullsock && (ev->unread || r->v.cause == C_CLOSE_UNREAD))
+		ADD("unread_bytes", false, "%u", ev->unread);
+	if (ev->linger)
+		ADD("linger_jiffies", false, "%" PRIu64, (uint64_t)ev->lingertime);
+	if (ev->fullsock && ev->linger2 < 0)
+		ADD("linger2", false, "%d", ev->linger2);
+	if (ev->reqsk || ev->state == ST_LISTEN) {
+		ADD("accept_queue", false, "%u", ev->ack_backlog);
+		ADD("accept_limit", false, "%u", ev->max_ack_backlog);
+	}
+	if (ev->timewait)
+		ADD("timewait_substate", true, "%s",
+		    rw_state_name(ev->tw_substate) ? rw_state_name(ev->tw_substate) : "?");
+	if (ev->has_skb) {
+		char fl[9];
+
+		tcp_flags_str(ev->in_flags, fl);
+		ADD("in_flags", true, "%s", fl);
+		ADD("in_payload", false, "%u", ev->in_payload);
+		ADD("in_seq", false, "%u", e->in_seq);
+		if (ev->in_flags & 0x10)
+			ADD("in_ack", false, "%u", e->in_ack);
+	}
+	if (ev->fullsock && (r->v.cause == C_KEEPALIVE_TIMEOUT || e->probes_out))
+		ADD("probes_out", false, "%u", e->probes_out);
+	if (ev->fullsock && e->user_timeout)
+		ADD("user_timeout_ms", false, "%u", e->user_timeout);
+	if (ev->dead)
+		ADD("orphan", false, "%s", "true");
+	if (ev->mptcp)
+		ADD("mptcp", false, "%s", "true");
+	if (r->has_owner && owner_from_name(r->owner_from))
+		ADD("owner_from", true, "%s", owner_from_name(r->owner_from));
+	if (r->has_owner && e->cgroup_id)
+		ADD("cgroup_id", false, "%" PRIu64, (uint64_t)e->cgroup_id);
+#undef ADD
+	return n;
+}
+
+static void json_stack(FILE *f, const struct out_opts *o, const struct rw_event *e)
+{
+	int n = e->stack_len > 0 ? e->stack_len / 8 : 0;
+	int first = ksyms_first_caller(o->ks, (const uint64_t *)e->stack, n);
+
+	fputs(",\"stack\":[", f);
+	for (int i = first; i < n; i++) {
+		uint64_t off = 0;
+		const char *name = ksyms_lookup(o->ks, e->stack[i], &off);
+		char buf[300];
+
+		if (name)
+			snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, name, off);
+		else
+			snprintf(buf, sizeof(buf), "0x%" PRIx64, (uint64_t)e->stack[i]);
+		if (i > first)
+			fputc(',', f);
+		json_str(f, buf);
+	}
+	fputc(']', f);
+}
+
+static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *r)
+{
+	const struct rw_event *e = r->e;
+	const char *state = rw_state_name(r->v.state);
+	struct kv kv[16];
+	char t[48];
+	int n;
+
+	iso_time(r->time_ns, t, sizeof(t), true);
+	fprintf(f, "{\"time\":\"%s\",\"dir\":\"%s\",\"cause\":\"%s\",\"origin\":\"%s\","
+		"\"kernel_reason\":", t, e->type == RW_EV_RECV ? "received" : "sent",
+		rw_cause_name(r->v.cause), rw_origin_name(r->v.origin));
+	if (r->kreason)
+		json_str(f, r->kreason);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"family\":\"%s\",\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
+		"\"dport\":%u,\"state\":", e->family == 10 ? "ipv6" : "ipv4", r->saddr, e->sport,
+		r->daddr, e->dport);
+	if (state)
+		fprintf(f, "\"%s\"", state);
+	else
+		fputs("null", f);
+	fputs(",\"owner\":", f);
+	json_task(f, r->has_owner, &r->owner);
+	fputs(",\"actor\":", f);
+	json_task(f, r->has_actor, &r->actor);
+	fprintf(f, ",\"netns\":%u,\"detail\":{", e->netns);
+	n = details(r, kv, 16);
+	for (int i = 0; i < n; i++) {
+		fprintf(f, "%s\"%s\":", i ? "," : "", kv[i].key);
+		if (kv[i].str)
+			json_str(f, kv[i].val);
+		else
+			fputs(kv[i].val, f);
+	}
+	fputc('}', f);
+	if (o->stacks)
+		json_stack(f, o, e);
+	fputs("}\n", f);
+}
+
+void out_table_header(FILE *f, const struct out_opts *o)
+{
+	if (o->json)
+		return;
+	fprintf(f, "%-12s %-17s %-11s %-20s %-43s %-11s %s\n", "TIME", "CAUSE", "ORIGIN",
+		"OWNER", "LOCAL -> REMOTE", "STATE", "DETAIL");
+}
+
+static void fmt_ep(char *buf, size_t len, int family, const char *addr, unsigned int port)
+{
+	if (family == 10)
+		snprintf(buf, len, "[%s]:%u", addr, port);
+	else
+		snprintf(buf, len, "%s:%u", addr, port);
+}
+
+static void out_table(FILE *f, const struct out_opts *o, const struct rw_report *r)
+{
+	const struct rw_event *e = r->e;
+	char t[32], owner[40], conn[160], a[64], b[64], det[160] = "";
+	const char *state = rw_state_name(r->v.state);
+	struct kv kv[16];
+	size_t used = 0;
+	int n;
+
+	iso_time(r->time_ns, t, sizeof(t), false);
+	if (r->has_owner)
+		snprintf(owner, sizeof(owner), "%u/%.15s", r->owner.tgid, r->owner.comm);
+	else
+		snprintf(owner, sizeof(owner), "-");
+	fmt_ep(a, sizeof(a), e->family, r->saddr, e->sport);
+	fmt_ep(b, sizeof(b), e->family, r->daddr, e->dport);
+	snprintf(conn, sizeof(conn), "%s %s %s", a, e->type == RW_EV_RECV ? "<-" : "->", b);
+	if (r->kreason)
+		used += snprintf(det, sizeof(det), "%s", r->kreason);
+	n = details(r, kv, 16);
+	for (int i = 0; i < n && used < sizeof(det); i++) {
+		/* the table keeps it short: the segment's numbers are for JSON */
+		if (!strcmp(kv[i].key, "in_seq") || !strcmp(kv[i].key, "in_ack") ||
+		    !strcmp(kv[i].key, "cgroup_id") || !strcmp(kv[i].key, "owner_from"))
+			continue;
+		used += snprintf(det + used, sizeof(det) - used, "%s%s=%s", used ? " " : "",
+				 kv[i].key, kv[i].val);
+	}
+	if (r->has_actor && (!r->has_owner || r->actor.tgid != r->owner.tgid) &&
+	    used < sizeof(det))
+		snprintf(det + used, sizeof(det) - used, "%sby=%u/%.15s", used ? " " : "",
+			 r->actor.tgid, r->actor.comm);
+	fprintf(f, "%-12s %-17s %-11s %-20s %-43s %-11s %s\n", t, rw_cause_name(r->v.cause),
+		rw_origin_name(r->v.origin), owner, conn, state ? state : "-", det);
+	if (o->stacks) {
+		int ns = e->stack_len > 0 ? e->stack_len / 8 : 0;
+
+		for (int i = ksyms_first_caller(o->ks, (const uint64_t *)e->stack, ns); i < ns; i++) {
+			uint64_t off = 0;
+			const char *name = ksyms_lookup(o->ks, e->stack[i], &off);
+
+			if (name)
+				fprintf(f, "\t%s+0x%" PRIx64 "\n", name, off);
+			else
+				fprintf(f, "\t0x%" PRIx64 "\n", (uint64_t)e->stack[i]);
+		}
+	}
+}
+
+void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r)
+{
+	if (o->json)
+		out_json(f, o, r);
+	else
+		out_table(f, o, r);
+}

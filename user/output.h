@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Output sinks: the live table and JSON lines. */
+#ifndef RW_OUTPUT_H
+#define RW_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include "report.h"
+
+struct out_opts {
+	bool json;
+	bool stacks;
+	const struct ksyms *ks;
+};
+
+void out_table_header(FILE *f, const struct out_opts *o);
+void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r);
+/* TCP flags as letters, e.g. "SA" (SYN+ACK); buf >= 9 bytes */
+void tcp_flags_str(unsigned int flags, char *buf);
+
+#endif

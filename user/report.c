@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Turn a kernel record into evidence, classify it, and settle owner and actor. */
+#include <string.h>
+#include <sys/socket.h>
+#include "report.h"
+
+const char *owner_from_name(enum owner_from f)
+{
+	switch (f) {
+	case OWNER_FROM_SOCKET:
+		return "socket";
+	case OWNER_FROM_LISTENER:
+		return "listener";
+	case OWNER_FROM_TIMEWAIT:
+		return "timewait";
+	case OWNER_FROM_ACTOR:
+		return "actor";
+	default:
+		return NULL;
+	}
+}
+
+static void evidence_from(struct rw_evidence *ev, const struct rw_event *e,
+			  const struct kinfo *ki, const struct ksyms *ks)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->received = e->type == RW_EV_RECV;
+	ev->has_sk = e->flags & RW_F_SK;
+	ev->fullsock = e->flags & RW_F_FULLSOCK;
+	ev->timewait = e->flags & RW_F_TIMEWAIT;
+	ev->reqsk = e->flags & RW_F_REQSK;
+	ev->state = e->state;
+	ev->prev_state = (e->flags & RW_F_PREV_STATE) ? e->prev_state : ST_NONE;
+	ev->tw_substate = e->tw_substate;
+	ev->has_skb = e->flags & RW_F_SKB;
+	ev->in_flags = e->in_flags;
+	ev->in_payload = e->in_payload;
+	ev->reason = (e->flags & RW_F_REASON) ? kinfo_reason(ki, e->reason) : KR_NONE;
+	if ((e->flags & RW_F_STACK) && e->stack_len > 0) {
+		ev->has_stack = true;
+		ev->fns = ksyms_fn_bits(ks, (const uint64_t *)e->stack, e->stack_len / 8);
+	}
+	ev->linger = e->flags & RW_F_LINGER;
+	ev->lingertime = e->lingertime;
+	ev->linger2 = e->linger2;
+	if (ev->fullsock && e->rcv_nxt - e->copied_seq < (1u << 31))
+		ev->unread = e->rcv_nxt - e->copied_seq;
+	ev->dead = e->flags & RW_F_DEAD;
+	ev->mptcp = e->flags & RW_F_MPTCP;
+	ev->ack_backlog = e->ack_backlog;
+	ev->max_ack_backlog = e->max_ack_backlog;
+	ev->owner_known = e->flags & RW_F_OWNER;
+}
+
+void report_build(struct rw_report *r, const struct rw_event *e, const struct kinfo *ki,
+		  const struct ksyms *ks, int64_t mono_to_real)
+{
+	int af = e->family == AF_INET6 ? AF_INET6 : AF_INET;
+
+	memset(r, 0, sizeof(*r));
+	r->e = e;
+	evidence_from(&r->ev, e, ki, ks);
+	rw_classify(&r->ev, &r->v);
+	r->kreason = (e->flags & RW_F_REASON) ? kinfo_reason_name(ki, e->reason) : NULL;
+	r->time_ns = e->ts_ns + mono_to_real;
+	inet_ntop(af, e->saddr, r->saddr, sizeof(r->saddr));
+	inet_ntop(af, e->daddr, r->daddr, sizeof(r->daddr));
+
+	if (e->flags & RW_F_OWNER) {
+		r->has_owner = true;
+		r->owner = e->owner;
+		switch (e->owner_src) {
+		case RW_OWN_LISTENER:
+			r->owner_from = OWNER_FROM_LISTENER;
+			break;
+		case RW_OWN_TIMEWAIT:
+			r->owner_from = OWNER_FROM_TIMEWAIT;
+			break;
+		default:
+			r->owner_from = OWNER_FROM_SOCKET;
+		}
+	}
+	if (r->v.actor_valid) {
+		r->has_actor = true;
+		r->actor = e->actor;
+	}
+	/* the application closed a socket we never saw it use: it held the descriptor */
+	if (!r->has_owner && r->v.owner_is_actor) {
+		r->has_owner = true;
+		r->owner = e->actor;
+		r->owner_from = OWNER_FROM_ACTOR;
+	}
+	/* no socket, no owner: a listener record would only be a guess */
+	if (r->v.cause == C_NO_LISTENER || (r->v.cause == C_NO_CONNECTION && !r->ev.has_sk)) {
+		r->has_owner = false;
+		r->owner_from = OWNER_FROM_NONE;
+	}
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* One decoded, classified event: what the output sinks print. */
+#ifndef RW_REPORT_H
+#define RW_REPORT_H
+
+#include <arpa/inet.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+#include "../bpf/rstwhy.h"
+#include "classify.h"
+#include "kinfo.h"
+#include "ksyms.h"
+
+enum owner_from {
+	OWNER_FROM_NONE = 0,
+	OWNER_FROM_SOCKET,
+	OWNER_FROM_LISTENER,
+	OWNER_FROM_TIMEWAIT,
+	OWNER_FROM_ACTOR,
+};
+
+struct rw_report {
+	const struct rw_event *e;
+	struct rw_evidence ev;
+	struct rw_verdict v;
+	const char *kreason;		/* kernel reason name, NULL if none */
+	bool has_owner;
+	struct rw_task owner;
+	enum owner_from owner_from;
+	bool has_actor;
+	struct rw_task actor;
+	char saddr[INET6_ADDRSTRLEN];
+	char daddr[INET6_ADDRSTRLEN];
+	uint64_t time_ns;		/* wall clock, ns since the epoch */
+};
+
+/* mono_to_real: add to bpf_ktime_get_ns() to get CLOCK_REALTIME */
+void report_build(struct rw_report *r, const struct rw_event *e, const struct kinfo *ki,
+		  const struct ksyms *ks, int64_t mono_to_real);
+
+const char *owner_from_name(enum owner_from f);
+
+#endif
