@@ -66,34 +66,20 @@ struct {
 	__type(value, struct sk_info);
 } sockets SEC(".maps");
 
-struct tuple_key {
-	__u32 netns;
-	__u16 family;
-	__u16 lport;
-	__u16 rport;
-	__u16 pad;
-	__u8 laddr[16];
-	__u8 raddr[16];
-};
+#define tuple_key rw_tuple_key
+#define owner_rec rw_owner_rec
+#define listener_key rw_listener_key
 
-struct owner_rec {
-	struct rw_task owner;
-	__u64 cgroup_id;
-};
-
-/* owners of sockets that became timewait sockets, keyed by 4-tuple and namespace */
+/*
+ * owners by 4-tuple and namespace: sockets that became timewait sockets, and sockets that
+ * existed before rstwhy started (seeded from /proc)
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 32768);
 	__type(key, struct tuple_key);
 	__type(value, struct owner_rec);
-} tw_owners SEC(".maps");
-
-struct listener_key {
-	__u32 netns;
-	__u16 family;
-	__u16 port;
-};
+} tuple_owners SEC(".maps");
 
 /* owner of the listener on each local port: fallback for accepted sockets never touched */
 struct {
@@ -184,6 +170,7 @@ static __always_inline void record_listener(const struct sock *sk)
 	k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	fill_task(&o.owner);
 	o.cgroup_id = bpf_get_current_cgroup_id();
+	o.src = RW_OWN_LISTENER;
 	bpf_map_update_elem(&listeners, &k, &o, BPF_ANY);
 }
 
@@ -232,7 +219,8 @@ static __always_inline int on_set_state(const struct sock *sk, int oldstate, int
 			k.netns = sk_netns(sk);
 			o.owner = cur->owner;
 			o.cgroup_id = cur->cgroup_id;
-			bpf_map_update_elem(&tw_owners, &k, &o, BPF_ANY);
+			o.src = RW_OWN_TIMEWAIT;
+			bpf_map_update_elem(&tuple_owners, &k, &o, BPF_ANY);
 		}
 		break;
 	}
@@ -413,7 +401,7 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 		e->flags |= RW_F_TIMEWAIT;
 		e->tw_substate = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);
 		k.netns = e->netns;
-		o = bpf_map_lookup_elem(&tw_owners, &k);
+		o = bpf_map_lookup_elem(&tuple_owners, &k);
 		if (o)
 			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_TIMEWAIT);
 		return;
@@ -452,6 +440,13 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 			}
 			if (info->has_owner)
 				copy_owner(e, &info->owner, info->cgroup_id, RW_OWN_SOCKET);
+		}
+		if (!(e->flags & RW_F_OWNER)) {
+			/* a socket that predates us */
+			k.netns = e->netns;
+			o = bpf_map_lookup_elem(&tuple_owners, &k);
+			if (o)
+				copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_PROCFS);
 		}
 	}
 	/* listener (or a request socket's listener) queue */

@@ -37,6 +37,7 @@ enum rw_owner_src {
 	RW_OWN_SOCKET = 1,	/* recorded on this socket in process context */
 	RW_OWN_LISTENER = 2,	/* the listener on the local port */
 	RW_OWN_TIMEWAIT = 3,	/* kept from the full socket by 4-tuple for its timewait stand-in */
+	RW_OWN_PROCFS = 4,	/* the socket predates rstwhy: found in /proc at start */
 };
 
 /* per-CPU counters, index of the counters map */
@@ -52,6 +53,31 @@ struct rw_task {
 	__u32 pid;		/* thread id */
 	__u32 tgid;		/* process id */
 	char comm[RW_COMM_LEN];
+};
+
+/* key of the 4-tuple owner map (timewait stand-ins, sockets found in /proc at start) */
+struct rw_tuple_key {
+	__u32 netns;
+	__u16 family;
+	__u16 lport;
+	__u16 rport;
+	__u16 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* key of the listener owner map */
+struct rw_listener_key {
+	__u32 netns;
+	__u16 family;
+	__u16 port;
+};
+
+struct rw_owner_rec {
+	struct rw_task owner;
+	__u64 cgroup_id;
+	__u32 src;		/* enum rw_owner_src */
+	__u32 pad;
 };
 
 struct rw_event {

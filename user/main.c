@@ -28,6 +28,7 @@
 #include "ksyms.h"
 #include "netns.h"
 #include "output.h"
+#include "prefill.h"
 #include "report.h"
 
 #define EXIT_USAGE 2
@@ -233,10 +234,9 @@ static void parse_args(int argc, char **argv)
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	if (level == LIBBPF_DEBUG && !env.verbose)
+	/* errors are reported in our own words; -v shows libbpf's (the verifier log among them) */
+	if (!env.verbose || (level == LIBBPF_DEBUG && !getenv("RSTWHY_LIBBPF_DEBUG")))
 		return 0;
-	if (!env.verbose)
-		return 0;	/* errors are reported in our own words */
 	return vfprintf(stderr, fmt, args);
 }
 
@@ -298,27 +298,80 @@ static bool wanted(const struct rw_report *r)
 	return true;
 }
 
+static void emit(const struct rw_event *e)
+{
+	struct rw_report r;
+
+	report_build(&r, e, &run.ki, run.ks, run.mono_to_real);
+	if (e->type == RW_EV_SENT)
+		run.by_cause[r.v.cause]++;
+	else
+		run.recv++;
+	if (!wanted(&r))
+		return;
+	run.shown++;
+	out_event(stdout, &run.out, &r);
+}
+
+/*
+ * tcp:tcp_receive_reset also fires when a closed socket in FIN_WAIT1/2 gets data: the kernel
+ * calls tcp_reset() on itself and then sends a RST (TCP_ABORT_ON_DATA); nothing was received.
+ * Such "received" events wait one polling round for the matching sent RST, which cancels them.
+ */
+#define MAX_HELD 256
+static struct held {
+	struct rw_event e;
+	unsigned int round;
+} held[MAX_HELD];
+static int nheld;
+static unsigned int round_no;
+
+static bool maybe_abort_on_data(const struct rw_event *e)
+{
+	return (e->state == ST_FIN_WAIT1 || e->state == ST_FIN_WAIT2) &&
+	       (e->sk_shutdown & 1 /* RCV_SHUTDOWN */);
+}
+
+static void flush_held(bool all)
+{
+	int kept = 0;
+
+	for (int i = 0; i < nheld; i++) {
+		if (all || held[i].round != round_no)
+			emit(&held[i].e);
+		else
+			held[kept++] = held[i];
+	}
+	nheld = kept;
+}
+
 static int handle_event(void *ctx, void *data, size_t len)
 {
 	const struct rw_event *e = data;
-	struct rw_report r;
 
 	(void)ctx;
 	if (len < sizeof(*e))
 		return 0;
-	if (e->type == RW_EV_SENT)
+	if (e->type == RW_EV_SENT) {
 		run.sent++;
-	else if (e->type == RW_EV_RECV)
-		run.recv++;
-	else
+		for (int i = 0; i < nheld; i++) {
+			if (held[i].e.skaddr == e->skaddr) {
+				held[i] = held[--nheld];
+				break;
+			}
+		}
+	} else if (e->type == RW_EV_RECV) {
+		if (maybe_abort_on_data(e)) {
+			if (nheld == MAX_HELD)
+				flush_held(true);
+			held[nheld].e = *e;
+			held[nheld++].round = round_no;
+			return 0;
+		}
+	} else {
 		return 0;
-	report_build(&r, e, &run.ki, run.ks, run.mono_to_real);
-	if (e->type == RW_EV_SENT)
-		run.by_cause[r.v.cause]++;
-	if (!wanted(&r))
-		return 0;
-	run.shown++;
-	out_event(stdout, &run.out, &r);
+	}
+	emit(e);
 	return 0;
 }
 
@@ -530,6 +583,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	{
+		int nl = 0, nt = 0;
+
+		prefill_owners(bpf_map__fd(skel->maps.listeners), bpf_map__fd(skel->maps.tuple_owners),
+			       env.netns, &nl, &nt);
+		if (env.verbose)
+			fprintf(stderr, "rstwhy: owners of existing sockets from /proc: %d listeners, "
+				"%d connections\n", nl, nt);
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	ns_snapshot_take(&start, env.netns, env.netns_arg);
@@ -557,11 +619,14 @@ int main(int argc, char **argv)
 		}
 		/* producers do not wake us for each event: drain what is there */
 		ring_buffer__consume(rb);
+		flush_held(false);
+		round_no++;
 		fflush(stdout);
 		if (deadline && time(NULL) >= deadline)
 			break;
 	}
 	ring_buffer__consume(rb);
+	flush_held(true);
 	fflush(stdout);
 	print_summary(skel, &start);
 	ret = 0;

@@ -15,6 +15,8 @@ const char *owner_from_name(enum owner_from f)
 		return "timewait";
 	case OWNER_FROM_ACTOR:
 		return "actor";
+	case OWNER_FROM_PROCFS:
+		return "procfs";
 	default:
 		return NULL;
 	}
@@ -75,6 +77,9 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 			break;
 		case RW_OWN_TIMEWAIT:
 			r->owner_from = OWNER_FROM_TIMEWAIT;
+			break;
+		case RW_OWN_PROCFS:
+			r->owner_from = OWNER_FROM_PROCFS;
 			break;
 		default:
 			r->owner_from = OWNER_FROM_SOCKET;

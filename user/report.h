@@ -18,6 +18,7 @@ enum owner_from {
 	OWNER_FROM_LISTENER,
 	OWNER_FROM_TIMEWAIT,
 	OWNER_FROM_ACTOR,
+	OWNER_FROM_PROCFS,
 };
 
 struct rw_report {

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests for the pure parts: the classifier, fed with evidence as recorded from real
+ * resets (kernel 6.18 here; the same paths with no reason and the stack alone, as kernels
+ * before 6.10 give them), the cause table of the contract, and the /proc/net/snmp parser.
+ * Output: "ok N - name" / "not ok N - name" lines.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "classify.h"
+#include "netns.h"
+
+static int n, failed;
+
+static void check(int cond, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#include <stdarg.h>
+static void check(int cond, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	n++;
+	printf("%s %d - %s\n", cond ? "ok" : "not ok", n, name);
+	if (!cond) {
+		failed++;
+		printf("# ");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+		printf("\n");
+	}
+}
+
+static void expect(const char *name, const struct rw_evidence *ev, enum rw_cause cause,
+		   int state, int actor)
+{
+	struct rw_verdict v;
+
+	memset(&v, 0xaa, sizeof(v));
+	rw_classify(ev, &v);
+	check(v.cause == cause && v.origin == rw_cause_origin(cause) &&
+	      (state < 0 || v.state == state) && (actor < 0 || v.actor_valid == !!actor),
+	      name, "got cause=%s origin=%s state=%s actor=%d; want cause=%s state=%s actor=%d",
+	      rw_cause_name(v.cause), rw_origin_name(v.origin),
+	      rw_state_name(v.state) ? rw_state_name(v.state) : "none", v.actor_valid,
+	      rw_cause_name(cause), state > 0 && rw_state_name(state) ? rw_state_name(state) :
+	      "none", actor);
+}
+
+/* a passive reset: the incoming segment is known */
+static struct rw_evidence passive(unsigned int flags, unsigned int payload, enum rw_kreason r)
+{
+	struct rw_evidence ev = { .has_skb = true, .in_flags = flags, .in_payload = payload,
+				  .reason = r };
+	return ev;
+}
+
+/* an active reset on a full socket: only the stack tells the path */
+static struct rw_evidence active(enum rw_kreason r, int state, int prev, uint32_t fns)
+{
+	struct rw_evidence ev = { .has_sk = true, .fullsock = true, .state = state,
+				  .prev_state = prev, .reason = r, .has_stack = true, .fns = fns };
+	return ev;
+}
+
+static void test_passive(void)
+{
+	struct rw_evidence ev;
+
+	for (int old = 0; old < 2; old++) {
+		enum rw_kreason nosock = old ? KR_NONE : KR_NO_SOCKET;
+		char name[80];
+
+		ev = passive(TF_SYN, 0, nosock);
+		snprintf(name, sizeof(name), "SYN, no socket -> no-listener%s", old ? " (no reason)" : "");
+		expect(name, &ev, C_NO_LISTENER, ST_NONE, 0);
+
+		ev = passive(TF_ACK | TF_PSH, 10, nosock);
+		snprintf(name, sizeof(name), "data, no socket -> no-connection%s", old ? " (no reason)" : "");
+		expect(name, &ev, C_NO_CONNECTION, ST_NONE, 0);
+
+		/* 6.18: tcp_check_req -> embryonic_reset says INVALID_SYN for an overflow too */
+		ev = passive(TF_ACK | TF_PSH, 1, old ? KR_NONE : KR_INVALID_SYN);
+		ev.has_sk = ev.fullsock = true;
+		ev.state = ST_LISTEN;
+		ev.ack_backlog = 5;
+		ev.max_ack_backlog = 4;
+		ev.has_stack = true;
+		ev.fns = FNBIT(FN_CHECK_REQ) | FNBIT(FN_IRQ_CONTEXT);
+		snprintf(name, sizeof(name), "check_req, queue full -> accept-overflow%s", old ? " (no reason)" : "");
+		expect(name, &ev, C_ACCEPT_OVERFLOW, ST_SYN_RECV, 0);
+
+		ev.in_flags = TF_SYN;
+		ev.in_payload = 0;
+		ev.ack_backlog = 0;
+		snprintf(name, sizeof(name), "check_req, in-window SYN -> bad-segment%s", old ? " (no reason)" : "");
+		expect(name, &ev, C_BAD_SEGMENT, ST_SYN_RECV, 0);
+
+		ev = passive(TF_ACK | TF_PSH, 10, old ? KR_NONE : KR_TCP_FLAGS);
+		ev.has_sk = ev.fullsock = true;
+		ev.state = ST_LISTEN;
+		ev.has_stack = true;
+		ev.fns = FNBIT(FN_RCV_STATE) | FNBIT(FN_IRQ_CONTEXT);
+		snprintf(name, sizeof(name), "ACK to a listener -> no-connection%s", old ? " (no reason)" : "");
+		expect(name, &ev, C_NO_CONNECTION, ST_LISTEN, 0);
+
+		ev = passive(TF_ACK | TF_PSH, 10, old ? KR_NONE : KR_TCP_TIMEWAIT_SOCKET);
+		ev.has_sk = ev.timewait = true;
+		ev.state = ST_TIME_WAIT;
+		ev.tw_substate = ST_FIN_WAIT2;
+		snprintf(name, sizeof(name), "data to FIN_WAIT2 timewait -> data-after-close%s", old ? " (no reason)" : "");
+		expect(name, &ev, C_DATA_AFTER_CLOSE, ST_FIN_WAIT2, 0);
+
+		ev.in_flags = TF_SYN;
+		ev.in_payload = 0;
+		snprintf(name, sizeof(name), "SYN to FIN_WAIT2 timewait -> timewait%s", old ? " (no reason)" : "");
+		expect(name, &ev, C_TIMEWAIT, ST_FIN_WAIT2, 0);
+	}
+
+	ev = passive(TF_ACK | TF_PSH, 10, KR_TCP_ABORT_ON_DATA);
+	ev.has_sk = ev.fullsock = ev.dead = true;
+	ev.state = ST_FIN_WAIT1;
+	expect("data to an orphaned FIN_WAIT1 -> data-after-close", &ev, C_DATA_AFTER_CLOSE,
+	       ST_FIN_WAIT1, 0);
+	ev.reason = KR_NONE;
+	expect("data to an orphaned FIN_WAIT1 -> data-after-close (no reason)", &ev,
+	       C_DATA_AFTER_CLOSE, ST_FIN_WAIT1, 0);
+
+	ev = passive(TF_ACK, 0, KR_TCP_ABORT_ON_DATA);
+	ev.has_sk = ev.fullsock = ev.dead = true;
+	ev.state = ST_CLOSE;
+	ev.prev_state = ST_FIN_WAIT1;
+	ev.linger2 = -1;
+	expect("ACK of FIN with TCP_LINGER2 < 0 -> fin-wait2-abort", &ev, C_FIN_WAIT2_ABORT,
+	       ST_FIN_WAIT1, 0);
+
+	ev = passive(TF_SYN | TF_ACK, 0, KR_TCP_INVALID_ACK_SEQUENCE);
+	ev.has_sk = ev.fullsock = true;
+	ev.state = ST_SYN_SENT;
+	expect("bad SYN-ACK in SYN_SENT -> bad-segment", &ev, C_BAD_SEGMENT, ST_SYN_SENT, 0);
+	ev.reason = KR_NONE;
+	expect("bad SYN-ACK in SYN_SENT -> bad-segment (no reason)", &ev, C_BAD_SEGMENT,
+	       ST_SYN_SENT, 0);
+	ev.reason = KR_TCP_RFC7323_PAWS;
+	ev.state = ST_ESTABLISHED;
+	expect("PAWS -> bad-segment", &ev, C_BAD_SEGMENT, ST_ESTABLISHED, 0);
+
+	ev = passive(TF_ACK, 0, KR_MPTCP);
+	ev.has_sk = ev.fullsock = ev.mptcp = true;
+	ev.state = ST_ESTABLISHED;
+	expect("MPTCP reason -> mptcp", &ev, C_MPTCP, -1, 0);
+}
+
+static void test_active(void)
+{
+	const uint32_t close = FNBIT(FN_TCP_CLOSE), disc = FNBIT(FN_TCP_DISCONNECT);
+	struct rw_evidence ev;
+
+	for (int old = 0; old < 2; old++) {
+		char name[80];
+		const char *sfx = old ? " (no reason)" : "";
+
+		ev = active(old ? KR_NONE : KR_TCP_ABORT_ON_CLOSE, ST_CLOSE, ST_ESTABLISHED, close);
+		ev.unread = 100;
+		snprintf(name, sizeof(name), "close with unread data -> close-unread%s", sfx);
+		expect(name, &ev, C_CLOSE_UNREAD, ST_ESTABLISHED, 1);
+
+		ev = active(old ? KR_NONE : KR_TCP_STATE, ST_CLOSE, ST_ESTABLISHED, close | disc);
+		ev.linger = true;
+		snprintf(name, sizeof(name), "close with SO_LINGER 0 -> close-linger0%s", sfx);
+		expect(name, &ev, C_CLOSE_LINGER0, ST_ESTABLISHED, 1);
+
+		ev = active(old ? KR_NONE : KR_TCP_STATE, ST_CLOSE, ST_ESTABLISHED,
+			    FNBIT(FN_STREAM_CONNECT) | disc);
+		snprintf(name, sizeof(name), "connect(AF_UNSPEC) -> disconnect%s", sfx);
+		expect(name, &ev, C_DISCONNECT, ST_ESTABLISHED, 1);
+
+		/* the listener's close resets the children still queued */
+		ev = active(old ? KR_NONE : KR_TCP_STATE, ST_CLOSE, ST_ESTABLISHED,
+			    close | FNBIT(FN_LISTEN_STOP) | disc);
+		snprintf(name, sizeof(name), "listener closed with a queue -> listener-closed%s", sfx);
+		expect(name, &ev, C_LISTENER_CLOSED, ST_ESTABLISHED, 1);
+
+		ev = active(old ? KR_NONE : KR_TCP_STATE, ST_ESTABLISHED, ST_NONE,
+			    FNBIT(FN_TCP_ABORT));
+		snprintf(name, sizeof(name), "ss -K -> socket-destroy%s", sfx);
+		expect(name, &ev, C_SOCKET_DESTROY, ST_ESTABLISHED, 1);
+
+		ev = active(old ? KR_NONE : KR_TCP_KEEPALIVE_TIMEOUT, ST_ESTABLISHED, ST_NONE,
+			    FNBIT(FN_KEEPALIVE_TIMER) | FNBIT(FN_IRQ_CONTEXT));
+		snprintf(name, sizeof(name), "keepalive probes unanswered -> keepalive-timeout%s", sfx);
+		expect(name, &ev, C_KEEPALIVE_TIMEOUT, ST_ESTABLISHED, 0);
+
+		ev = active(old ? KR_NONE : KR_TCP_ABORT_ON_LINGER, ST_CLOSE, ST_FIN_WAIT2, close);
+		ev.linger2 = -1;
+		snprintf(name, sizeof(name), "close in FIN_WAIT2, TCP_LINGER2 < 0 -> fin-wait2-abort%s", sfx);
+		expect(name, &ev, C_FIN_WAIT2_ABORT, ST_FIN_WAIT2, 1);
+
+		ev = active(old ? KR_NONE : KR_TCP_ABORT_ON_MEMORY, ST_CLOSE, ST_FIN_WAIT1,
+			    FNBIT(FN_WRITE_TIMER) | FNBIT(FN_IRQ_CONTEXT));
+		ev.dead = true;
+		snprintf(name, sizeof(name), "orphan out of resources -> orphan-memory%s", sfx);
+		expect(name, &ev, C_ORPHAN_MEMORY, ST_FIN_WAIT1, 0);
+
+		ev = active(old ? KR_NONE : KR_TCP_ABORT_ON_MEMORY, ST_CLOSE, ST_ESTABLISHED, close);
+		snprintf(name, sizeof(name), "close with too many orphans -> orphan-memory%s", sfx);
+		expect(name, &ev, C_ORPHAN_MEMORY, ST_ESTABLISHED, 1);
+
+		/* the keepalive timer also ends orphaned FIN_WAIT2 sockets: the app closed them */
+		ev = active(old ? KR_NONE : KR_TCP_STATE, ST_FIN_WAIT2, ST_NONE,
+			    FNBIT(FN_KEEPALIVE_TIMER) | FNBIT(FN_IRQ_CONTEXT));
+		ev.dead = true;
+		snprintf(name, sizeof(name), "orphaned FIN_WAIT2 timer -> fin-wait2-abort%s", sfx);
+		expect(name, &ev, C_FIN_WAIT2_ABORT, ST_FIN_WAIT2, 0);
+	}
+
+	ev = active(KR_TCP_STATE, ST_CLOSE, ST_ESTABLISHED, 0);
+	ev.has_stack = false;
+	expect("TCP_STATE and no stack -> unknown", &ev, C_UNKNOWN, ST_ESTABLISHED, 0);
+
+	ev = active(KR_MPTCP, ST_CLOSE, ST_ESTABLISHED, FNBIT(FN_MPTCP));
+	expect("MPTCP subflow reset -> mptcp", &ev, C_MPTCP, ST_ESTABLISHED, -1);
+
+	/* ss -K on a socket whose close is in progress: the admin decided */
+	ev = active(KR_TCP_STATE, ST_CLOSE, ST_ESTABLISHED, FNBIT(FN_TCP_ABORT) | close);
+	expect("tcp_abort wins over other frames -> socket-destroy", &ev, C_SOCKET_DESTROY,
+	       ST_ESTABLISHED, 1);
+
+	ev = active(KR_NONE, ST_ESTABLISHED, ST_NONE, 0);
+	ev.received = true;
+	expect("received RST -> peer-reset", &ev, C_PEER_RESET, ST_ESTABLISHED, 0);
+}
+
+static void test_tables(void)
+{
+	static const struct {
+		const char *cause, *origin;
+	} contract[] = {
+		{ "no-listener", "tcp-stack" }, { "no-connection", "tcp-stack" },
+		{ "listener-closed", "application" }, { "accept-overflow", "tcp-stack" },
+		{ "close-unread", "application" }, { "close-linger0", "application" },
+		{ "disconnect", "application" }, { "data-after-close", "application" },
+		{ "fin-wait2-abort", "application" }, { "keepalive-timeout", "tcp-stack" },
+		{ "orphan-memory", "tcp-stack" }, { "timewait", "tcp-stack" },
+		{ "bad-segment", "tcp-stack" }, { "socket-destroy", "admin" },
+		{ "netfilter-reject", "firewall" }, { "injected", "injected" },
+		{ "mptcp", "tcp-stack" }, { "unknown", "unknown" }, { "peer-reset", "peer" },
+	};
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof(contract) / sizeof(contract[0]); i++) {
+		int c = rw_cause_from_name(contract[i].cause);
+
+		if (c < 0 || strcmp(rw_origin_name(rw_cause_origin(c)), contract[i].origin) ||
+		    strcmp(rw_cause_name(c), contract[i].cause))
+			bad++;
+	}
+	check(!bad, "contract cause ids and origins", "%d mismatches", bad);
+	check(rw_cause_from_name("nonsense") < 0, "unknown cause id is rejected", "accepted");
+	check(rw_kreason_from_name("MPTCP_RST_EMPTCP") == KR_MPTCP &&
+	      rw_kreason_from_name("TCP_STATE") == KR_TCP_STATE &&
+	      rw_kreason_from_name("SOMETHING_NEW") == KR_OTHER,
+	      "kernel reasons resolved by name", "mismatch");
+}
+
+static void test_snmp(void)
+{
+	const char *txt =
+		"Ip: Forwarding DefaultTTL\nIp: 1 64\n"
+		"Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails "
+		"EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n"
+		"Tcp: 1 200 120000 -1 13 2 0 0 0 634 372 0 0 123456 0\n"
+		"Udp: InDatagrams\nUdp: 5\n";
+
+	check(snmp_outrsts(txt) == 123456, "TcpOutRsts parsed from /proc/net/snmp", "got %lld",
+	      (long long)snmp_outrsts(txt));
+	check(snmp_outrsts("Ip: a\nIp: 1\n") == -1, "no Tcp line -> -1", "got %lld",
+	      (long long)snmp_outrsts("Ip: a\nIp: 1\n"));
+}
+
+int main(void)
+{
+	test_passive();
+	test_active();
+	test_tables();
+	test_snmp();
+	printf("# unit: %d tests, %d failed\n", n, failed);
+	return failed ? 1 : 0;
+}
