@@ -129,11 +129,11 @@ static __always_inline void sk_tuple(const struct sock *sk, struct tuple_key *k)
 	k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (k->family == AF_INET) {
-		BPF_CORE_READ_INTO(k->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(k->raddr, sk, __sk_common.skc_daddr);
+		bpf_core_read(k->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(k->raddr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(k->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(k->raddr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(k->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(k->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
