@@ -1,0 +1,148 @@
+#!/usr/bin/env bats
+#
+# Command-line behaviour: bad input, help, privileges, duration, and that no
+# BPF program or link outlives the process.  No namespaces needed.
+
+load lib/common
+
+setup() {
+	require_bin "$RSTWHY" rstwhy
+}
+
+teardown() {
+	teardown_hosts
+}
+
+# rw_cli EXPECTED_STATUS ARGS...: run rstwhy (20 s at most) with stdout and
+# stderr in $CLI_OUT / $CLI_ERR, and check its exit status.
+rw_cli() {
+	local want=$1 rc=0
+	shift
+	CLI_OUT="$BATS_TEST_TMPDIR/cli.out"
+	CLI_ERR="$BATS_TEST_TMPDIR/cli.err"
+	timeout 20 "$RSTWHY" "$@" >"$CLI_OUT" 2>"$CLI_ERR" </dev/null || rc=$?
+	CLI_STATUS=$rc
+	if ((rc != want)); then
+		_rw_show_file "stdout" "$CLI_OUT" 40
+		_rw_show_file "stderr" "$CLI_ERR" 40
+		((rc == 124)) && fail "rstwhy $* did not exit within 20 s"
+		fail "rstwhy $*: exit status $rc, expected $want"
+	fi
+}
+
+# one_error_line ARGS...: stderr of the last rw_cli holds exactly one line,
+# free of library noise.  The user's own arguments are removed before the
+# "-1" check, so "invalid duration '-1'" is fine.
+one_error_line() {
+	local lines=() line arg clean
+	mapfile -t lines <"$CLI_ERR"
+	if ((${#lines[@]} != 1)) || [[ -z ${lines[0]// /} ]]; then
+		_rw_show_file "stderr" "$CLI_ERR" 40
+		fail "expected exactly one line on stderr, got ${#lines[@]}"
+	fi
+	line=${lines[0]}
+	if [[ ${line,,} == *libbpf* || ${line,,} == *errno* ]]; then
+		fail "error message leaks library details: $line"
+	fi
+	clean=$line
+	for arg in "$@"; do
+		clean=${clean//"$arg"/}
+	done
+	if [[ $clean == *-1* ]]; then
+		fail "error message leaks a raw return code (-1): $line"
+	fi
+}
+
+bad_usage() {
+	rw_cli 2 "$@"
+	one_error_line "$@"
+}
+
+@test "-P 70000 is rejected with exit 2" { bad_usage -P 70000; }
+@test "-p abc is rejected with exit 2" { bad_usage -p abc; }
+@test "--cause nonsense is rejected with exit 2" { bad_usage --cause nonsense; }
+@test "--netns /nope is rejected with exit 2" { bad_usage --netns /nope; }
+@test "--bogus is rejected with exit 2" { bad_usage --bogus; }
+@test "-d 0 is rejected with exit 2" { bad_usage -d 0; }
+@test "-d -1 is rejected with exit 2" { bad_usage -d -1; }
+
+@test "--help exits 0 and documents --json" {
+	rw_cli 0 --help
+	if ! grep -q -- '--json' "$CLI_OUT" "$CLI_ERR"; then
+		_rw_show_file "stdout" "$CLI_OUT"
+		fail "--help does not mention --json"
+	fi
+}
+
+@test "non-root gets exit 1 and one line about root or CAP_BPF" {
+	local rc=0
+	CLI_OUT="$BATS_TEST_TMPDIR/cli.out"
+	CLI_ERR="$BATS_TEST_TMPDIR/cli.err"
+	timeout 20 setpriv --reuid=65534 --regid=65534 --clear-groups "$RSTWHY" \
+		>"$CLI_OUT" 2>"$CLI_ERR" </dev/null || rc=$?
+	if ((rc != 1)); then
+		_rw_show_file "stderr" "$CLI_ERR" 40
+		fail "non-root rstwhy: exit status $rc, expected 1"
+	fi
+	one_error_line
+	if ! grep -qiE 'root|CAP_BPF' "$CLI_ERR"; then
+		fail "message does not mention root or CAP_BPF: $(cat "$CLI_ERR")"
+	fi
+}
+
+@test "-d 1 exits 0 on its own and prints the summary" {
+	local t0 t1
+	t0=$(date +%s)
+	rw_cli 0 -d 1
+	t1=$(date +%s)
+	if ! grep -q 'captured' "$CLI_ERR"; then
+		_rw_show_file "stderr" "$CLI_ERR" 40
+		fail "no summary line containing 'captured' on stderr"
+	fi
+	echo "# rstwhy -d 1 took $((t1 - t0)) s" >&3
+}
+
+# IDs of loaded BPF programs whose name starts with rw_ (rstwhy's prefix).
+rw_prog_ids() {
+	bpftool -j prog show | jq -r '.[] | select((.name // "") | startswith("rw_")) | .id' | sort
+}
+
+# IDs of the programs that BPF links point to.
+link_prog_ids() {
+	bpftool -j link show | jq -r '.[] | .prog_id // empty' | sort -u
+}
+
+@test "SIGINT leaves no BPF program or link behind" {
+	command -v bpftool >/dev/null || fail "bpftool is not installed"
+	local before during new left leftlinks i
+	before=$(rw_prog_ids)
+	start_rstwhy
+	during=$(rw_prog_ids)
+	new=$(comm -13 <(echo "$before") <(echo "$during") | grep . || true)
+	if [[ -z $new ]]; then
+		fail "rstwhy is running but no BPF program named rw_* appeared" \
+			"(all rstwhy programs must be named with the rw_ prefix)"
+	fi
+	echo "# rstwhy loaded $(echo "$new" | wc -l) rw_* programs" >&3
+	stop_rstwhy
+
+	# programs and links are freed asynchronously after the last fd closes
+	for ((i = 0; i < 50; i++)); do
+		left=$(comm -12 <(echo "$new") <(rw_prog_ids) | grep . || true)
+		leftlinks=$(comm -12 <(echo "$new") <(link_prog_ids) | grep . || true)
+		[[ -z $left && -z $leftlinks ]] && break
+		sleep 0.1
+	done
+	if [[ -n $leftlinks ]]; then
+		bpftool link show >&2
+		fail "BPF links still attached to rstwhy programs after exit:" "${leftlinks//$'\n'/ }"
+	fi
+	if [[ -n $left ]]; then
+		for i in $left; do bpftool prog show id "$i" >&2 || true; done
+		fail "rstwhy's BPF programs still loaded after exit, ids:" "${left//$'\n'/ }"
+	fi
+	left=$(comm -13 <(echo "$before") <(rw_prog_ids) | grep . || true)
+	if [[ -n $left ]]; then
+		fail "new rw_* programs are loaded after rstwhy exited, ids:" "${left//$'\n'/ }"
+	fi
+}
