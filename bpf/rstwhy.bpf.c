@@ -125,8 +125,17 @@ static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
 /* local/remote tuple of any socket (full, timewait or request: all start with sock_common) */
 static __always_inline void sk_tuple(const struct sock *sk, struct tuple_key *k)
 {
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
 	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/*
+	 * A full socket moving to CLOSE gives its port back (inet_put_port zeroes skc_num) before
+	 * the state tracepoint and before the active reset: inet_sport stays.
+	 */
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	else
+		k->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (k->family == AF_INET) {
 		bpf_core_read(k->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
@@ -342,32 +351,29 @@ static __always_inline void read_skb(struct rw_event *e, const struct sk_buff *s
 	e->in_flags = ((__u8 *)&th)[13];
 	e->in_seq = bpf_ntohl(th.seq);
 	e->in_ack = bpf_ntohl(th.ack_seq);
-	if (!(e->flags & RW_F_SK)) {
-		e->sport = bpf_ntohs(th.dest);
-		e->dport = bpf_ntohs(th.source);
-	}
+	/* a passive RST goes back to where the segment came from, whatever the socket says */
+	e->sport = bpf_ntohs(th.dest);
+	e->dport = bpf_ntohs(th.source);
 	if (ver == 4) {
 		struct iphdr ip;
 
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
 			return;
 		e->in_payload = bpf_ntohs(ip.tot_len) - ip.ihl * 4 - doff;
-		if (!(e->flags & RW_F_SK)) {
-			e->family = AF_INET;
-			__builtin_memcpy(e->saddr, &ip.daddr, 4);
-			__builtin_memcpy(e->daddr, &ip.saddr, 4);
-		}
+		e->family = AF_INET;
+		__builtin_memset(e->saddr, 0, 16);
+		__builtin_memset(e->daddr, 0, 16);
+		__builtin_memcpy(e->saddr, &ip.daddr, 4);
+		__builtin_memcpy(e->daddr, &ip.saddr, 4);
 	} else if (ver == 6) {
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
 			return;
 		e->in_payload = bpf_ntohs(ip6.payload_len) - (th_off - nh - 40) - doff;
-		if (!(e->flags & RW_F_SK)) {
-			e->family = AF_INET6;
-			__builtin_memcpy(e->saddr, &ip6.daddr, 16);
-			__builtin_memcpy(e->daddr, &ip6.saddr, 16);
-		}
+		e->family = AF_INET6;
+		__builtin_memcpy(e->saddr, &ip6.daddr, 16);
+		__builtin_memcpy(e->daddr, &ip6.saddr, 16);
 	}
 }
 

@@ -32,7 +32,7 @@ trace_scenario() {
 	start_rstwhy --netns "$WATCH_NSPATH"
 	run_scen "$@"
 	stop_rstwhy
-	need_g server_port client_port server_comm server_pid
+	need_g server_port client_port
 	if [[ -n ${G_rst_from:-} && $G_rst_from != "$side" ]]; then
 		fail "rstgen says the RST comes from the $G_rst_from, this test watches the $side"
 	fi
@@ -160,7 +160,7 @@ t_socket_destroy() {
 	fi
 	finish_scen
 	stop_rstwhy
-	need_g server_port client_port server_comm server_pid
+	need_g server_port client_port
 	assert_common_fields "$WATCH_NSPATH"
 	srv_to_cli
 	assert_event socket-destroy "${SENT[@]}" .origin=admin .state=ESTABLISHED \
