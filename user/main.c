@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
@@ -506,6 +507,12 @@ int main(int argc, char **argv)
 	run.out.json = env.json;
 	run.out.stacks = env.stacks;
 	run.out.ks = run.ks;
+	if (!env.json && isatty(STDOUT_FILENO)) {
+		struct winsize ws;
+
+		if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col >= 80)
+			run.out.width = ws.ws_col;
+	}
 
 	skel = rstwhy_bpf__open();
 	if (!skel) {

@@ -175,6 +175,12 @@ static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *
 	json_task(f, r->has_owner, &r->owner);
 	fputs(",\"actor\":", f);
 	json_task(f, r->has_actor, &r->actor);
+	if (r->has_seq) {
+		char fl[9];
+
+		tcp_flags_str(r->rst_flags, fl);
+		fprintf(f, ",\"seq\":%u,\"ack\":%u,\"flags\":\"%s\"", r->seq, r->ack, fl);
+	}
 	fprintf(f, ",\"netns\":%u,\"detail\":{", e->netns);
 	n = details(r, kv, 16);
 	for (int i = 0; i < n; i++) {
@@ -209,7 +215,7 @@ static void fmt_ep(char *buf, size_t len, int family, const char *addr, unsigned
 static void out_table(FILE *f, const struct out_opts *o, const struct rw_report *r)
 {
 	const struct rw_event *e = r->e;
-	char t[32], owner[40], conn[160], a[64], b[64], det[160] = "";
+	char t[32], owner[40], conn[160], a[64], b[64], det[160] = "", line[512];
 	const char *state = rw_state_name(r->v.state);
 	struct kv kv[16];
 	size_t used = 0;
@@ -238,8 +244,16 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 	    used < sizeof(det))
 		snprintf(det + used, sizeof(det) - used, "%sby=%u/%.15s", used ? " " : "",
 			 r->actor.tgid, r->actor.comm);
-	fprintf(f, "%-12s %-17s %-11s %-20s %-43s %-11s %s\n", t, rw_cause_name(r->v.cause),
-		rw_origin_name(r->v.origin), owner, conn, state ? state : "-", det);
+	n = snprintf(line, sizeof(line), "%-12s %-17s %-11s %-20s %-43s %-11s %s", t,
+		     rw_cause_name(r->v.cause), rw_origin_name(r->v.origin), owner, conn,
+		     state ? state : "-", det);
+	/* on a terminal, one event is one screen line: JSON has everything */
+	if (o->width > 0 && n > o->width)
+		n = o->width;
+	if (n > (int)sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	fwrite(line, 1, n, f);
+	fputc('\n', f);
 	if (o->stacks) {
 		int ns = e->stack_len > 0 ? e->stack_len / 8 : 0;
 

@@ -10,6 +10,7 @@
 struct out_opts {
 	bool json;
 	bool stacks;
+	int width;		/* terminal width to cut table lines at, 0: no limit */
 	const struct ksyms *ks;
 };
 

@@ -54,6 +54,33 @@ static void evidence_from(struct rw_evidence *ev, const struct rw_event *e,
 	ev->owner_known = e->flags & RW_F_OWNER;
 }
 
+/*
+ * The RST's own sequence and acknowledgment numbers, as the kernel builds them: a passive
+ * reset answers the segment (RFC 793: seq = its ACK, or ACK its whole length), an active one
+ * carries the socket's snd_nxt and rcv_nxt.
+ */
+static void rst_numbers(struct rw_report *r, const struct rw_event *e)
+{
+	if (e->type != RW_EV_SENT)
+		return;
+	if (e->flags & RW_F_SKB) {
+		r->has_seq = true;
+		if (e->in_flags & TF_ACK) {
+			r->seq = e->in_ack;
+			r->rst_flags = TF_RST;
+		} else {
+			r->ack = e->in_seq + e->in_payload + !!(e->in_flags & TF_SYN) +
+				 !!(e->in_flags & TF_FIN);
+			r->rst_flags = TF_RST | TF_ACK;
+		}
+	} else if (e->flags & RW_F_FULLSOCK) {
+		r->has_seq = true;
+		r->seq = e->snd_nxt;
+		r->ack = e->rcv_nxt;
+		r->rst_flags = TF_RST | TF_ACK;
+	}
+}
+
 void report_build(struct rw_report *r, const struct rw_event *e, const struct kinfo *ki,
 		  const struct ksyms *ks, int64_t mono_to_real)
 {
@@ -68,6 +95,7 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 	inet_ntop(af, e->saddr, r->saddr, sizeof(r->saddr));
 	inet_ntop(af, e->daddr, r->daddr, sizeof(r->daddr));
 
+	rst_numbers(r, e);
 	if (e->flags & RW_F_OWNER) {
 		r->has_owner = true;
 		r->owner = e->owner;

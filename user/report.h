@@ -34,6 +34,9 @@ struct rw_report {
 	char saddr[INET6_ADDRSTRLEN];
 	char daddr[INET6_ADDRSTRLEN];
 	uint64_t time_ns;		/* wall clock, ns since the epoch */
+	bool has_seq;			/* the RST's own sequence/ack numbers are known */
+	uint32_t seq, ack;
+	unsigned int rst_flags;		/* TF_RST, maybe TF_ACK */
 };
 
 /* mono_to_real: add to bpf_ktime_get_ns() to get CLOCK_REALTIME */
