@@ -30,6 +30,7 @@
 #include "netns.h"
 #include "output.h"
 #include "prefill.h"
+#include "subcmd.h"
 #include "report.h"
 
 #define EXIT_USAGE 2
@@ -469,6 +470,18 @@ static void plan_programs(struct rstwhy_bpf *skel, struct prog_plan *plan, int n
 	}
 }
 
+/*
+ * Subcommands that are not the tracer (offline analysis, self test): each lives in its own
+ * file and is declared in subcmd.h.
+ */
+static const struct subcmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} subcmds[] = {
+	SUBCMDS
+	{ NULL, NULL },
+};
+
 int main(int argc, char **argv)
 {
 	struct rstwhy_bpf *skel = NULL;
@@ -478,6 +491,9 @@ int main(int argc, char **argv)
 	time_t deadline = 0;
 	int err, ret = EXIT_ENV;
 
+	for (const struct subcmd *sc = subcmds; argc > 1 && sc->name; sc++)
+		if (!strcmp(argv[1], sc->name))
+			return sc->fn(argc - 1, argv + 1);
 	parse_args(argc, argv);
 
 	if (!privileged()) {

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Subcommands of rstwhy other than the tracer. Each takes (argc, argv) with argv[0] the
+ * subcommand's name and returns the exit status (0 ok, 1 environment/data error, 2 usage).
+ * Add one line to SUBCMDS per subcommand.
+ */
+#ifndef RW_SUBCMD_H
+#define RW_SUBCMD_H
+
+#define SUBCMDS
+
+#endif
