@@ -55,7 +55,8 @@ static struct env {
 	uint16_t ports[MAX_PORTS];
 	uint32_t causes;	/* bitmask of enum rw_cause, 0: all */
 	long duration;
-} env = { .pid = -1 };
+	long wakeup_bytes;	/* -1: default (a quarter of the ring buffer) */
+} env = { .pid = -1, .wakeup_bytes = -1 };
 
 static volatile sig_atomic_t exiting;
 
@@ -92,7 +93,7 @@ static const char usage[] =
 "On SIGINT/SIGTERM: flush, print a summary on stderr (events by cause, captured against the\n"
 "kernel's TcpOutRsts), exit 0. Exit 1: environment error (privileges, BTF); 2: bad usage.\n";
 
-enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE };
+enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -108,6 +109,8 @@ static const struct option long_opts[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	/* for measurements: wake the consumer once this many bytes wait (1: every event) */
+	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
 	{},
 };
 
@@ -215,6 +218,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_CAUSE:
 			parse_list("--cause", optarg, add_cause);
+			break;
+		case OPT_WAKEUP:
+			env.wakeup_bytes = parse_long("--wakeup-bytes", optarg, 0, 1L << 30);
 			break;
 		case ':':
 			die_usage("option %s needs a value", argv[optind - 1]);
@@ -539,7 +545,8 @@ int main(int argc, char **argv)
 	skel->rodata->want_stacks = env.stacks;
 	skel->rodata->want_recv = env.recv;
 	skel->rodata->reason_arg = run.ki.send_reset_args >= 3;
-	skel->rodata->wakeup_bytes = bpf_map__max_entries(skel->maps.events) / 4;
+	skel->rodata->wakeup_bytes = env.wakeup_bytes >= 0 ? env.wakeup_bytes :
+				     bpf_map__max_entries(skel->maps.events) / 4;
 
 	struct prog_plan plan[] = {
 		{ skel->progs.rw_send_reset, skel->progs.rw_send_reset_raw, KTP_SEND_RESET,
