@@ -226,8 +226,14 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 		snprintf(owner, sizeof(owner), "%u/%.15s", r->owner.tgid, r->owner.comm);
 	else
 		snprintf(owner, sizeof(owner), "-");
-	fmt_ep(a, sizeof(a), e->family, r->saddr, e->sport);
-	fmt_ep(b, sizeof(b), e->family, r->daddr, e->dport);
+	/* this host first: a received RST's source is the peer */
+	if (e->type == RW_EV_RECV) {
+		fmt_ep(a, sizeof(a), e->family, r->daddr, e->dport);
+		fmt_ep(b, sizeof(b), e->family, r->saddr, e->sport);
+	} else {
+		fmt_ep(a, sizeof(a), e->family, r->saddr, e->sport);
+		fmt_ep(b, sizeof(b), e->family, r->daddr, e->dport);
+	}
 	snprintf(conn, sizeof(conn), "%s %s %s", a, e->type == RW_EV_RECV ? "<-" : "->", b);
 	if (r->kreason)
 		used += snprintf(det, sizeof(det), "%s", r->kreason);
