@@ -222,6 +222,11 @@ static void test_active(void)
 	ev = active(KR_MPTCP, ST_CLOSE, ST_ESTABLISHED, FNBIT(FN_MPTCP));
 	expect("MPTCP subflow reset -> mptcp", &ev, C_MPTCP, ST_ESTABLISHED, -1);
 
+	/* recorded on 6.18: SO_LINGER 0 close of an MPTCP socket, mptcp_do_fastclose */
+	ev = active(KR_TCP_ABORT_ON_CLOSE, ST_ESTABLISHED, ST_NONE, FNBIT(FN_MPTCP));
+	ev.mptcp = ev.linger = true;
+	expect("MPTCP fastclose says ABORT_ON_CLOSE -> mptcp", &ev, C_MPTCP, ST_ESTABLISHED, 1);
+
 	/* ss -K on a socket whose close is in progress: the admin decided */
 	ev = active(KR_TCP_STATE, ST_CLOSE, ST_ESTABLISHED, FNBIT(FN_TCP_ABORT) | close);
 	expect("tcp_abort wins over other frames -> socket-destroy", &ev, C_SOCKET_DESTROY,

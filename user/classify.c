@@ -265,6 +265,15 @@ static enum rw_cause classify_active(const struct rw_evidence *ev, int state, bo
 		return C_MPTCP;
 	if (has(ev, FN_TCP_ABORT))
 		return C_SOCKET_DESTROY;
+	/*
+	 * The MPTCP layer reset one of its subflows (fastclose after an abortive close, a
+	 * subflow removed, a fallback failure): the reason may say TCP_ABORT_ON_CLOSE, but the
+	 * decision was MPTCP's.
+	 */
+	if (ev->mptcp && has(ev, FN_MPTCP)) {
+		*owner_is_actor = !has(ev, FN_IRQ_CONTEXT);
+		return C_MPTCP;
+	}
 	if (has(ev, FN_LISTEN_STOP)) {
 		*owner_is_actor = true;
 		return C_LISTENER_CLOSED;

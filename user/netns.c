@@ -200,8 +200,11 @@ void ns_delta(const struct ns_snapshot *start, const struct ns_snapshot *end, st
 		for (int j = 0; j < start->n; j++)
 			if (start->ns[j].ino == end->ns[i].ino)
 				base = start->ns[j].outrsts;
+		/* a counter that went down: a new namespace got a recycled inode number */
 		if (end->ns[i].outrsts >= base)
 			d->outrsts += end->ns[i].outrsts - base;
+		else
+			d->outrsts += end->ns[i].outrsts;
 		d->watched++;
 	}
 	for (int j = 0; j < start->n; j++) {
