@@ -37,6 +37,7 @@ const volatile bool want_stacks = false;	/* -s: stacks for every event */
 const volatile bool want_recv = false;		/* -r */
 const volatile bool reason_arg = true;		/* tcp_send_reset has a reason argument */
 const volatile __u64 wakeup_bytes = 0;		/* wake the consumer above this fill level */
+const volatile bool egress_stack_pkts = false;	/* also the stack's own RSTs (for --pcapng) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -597,4 +598,125 @@ SEC("raw_tp/tcp_receive_reset")
 int BPF_PROG(rw_recv_reset_raw, struct sock *sk)
 {
 	return on_receive_reset(ctx, sk);
+}
+
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define AF_PACKET	17
+#define SOCK_RAW	3
+
+/*
+ * Every packet leaving through any device in any namespace passes here: keep the non-RST
+ * path to a few loads. RSTs the TCP stack built were already reported by tcp_send_reset and
+ * are only passed on when their bytes are wanted (pcapng); forwarded RSTs (skb_iif set: they
+ * came in through a device) are a router's business, not this host's decision.
+ */
+static __always_inline int on_dev_queue(const struct sk_buff *skb)
+{
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	unsigned char *head;
+	__u16 nh, off;
+	__u8 ipb[40], tflags;
+	const struct sock *sk;
+	struct rw_pkt *p;
+	__u32 netns, kind, len, cap;
+
+	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
+		return 0;
+	head = BPF_CORE_READ(skb, head);
+	nh = BPF_CORE_READ(skb, network_header);
+	if (bpf_probe_read_kernel(ipb, sizeof(ipb), head + nh))
+		return 0;
+	if (proto == ETH_P_IP) {
+		if ((ipb[0] >> 4) != 4 || ipb[9] != IPPROTO_TCP)
+			return 0;
+		off = (ipb[0] & 0xf) * 4;
+	} else {
+		/* no extension headers: a RST built by anyone carries none */
+		if ((ipb[0] >> 4) != 6 || ipb[6] != IPPROTO_TCP)
+			return 0;
+		off = 40;
+	}
+	if (bpf_probe_read_kernel(&tflags, 1, head + nh + off + 13) || !(tflags & 0x04))
+		return 0;
+	if (BPF_CORE_READ(skb, skb_iif))
+		return 0;
+
+	sk = BPF_CORE_READ(skb, sk);
+	kind = RW_EG_NETFILTER;
+	if (sk) {
+		__u16 skfam = BPF_CORE_READ(sk, __sk_common.skc_family);
+		__u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
+		__u16 type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+		__u16 sproto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+		__u8 kern = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_kern_sock);
+
+		if ((st == TCP_TIME_WAIT || st == TCP_NEW_SYN_RECV) &&
+		    (skfam == AF_INET || skfam == AF_INET6))
+			kind = RW_EG_STACK;	/* a timewait or request socket: not a full sock */
+		else if (skfam == AF_PACKET)
+			kind = RW_EG_PACKET;
+		else if (sproto == IPPROTO_TCP && (type != SOCK_RAW || kern))
+			kind = RW_EG_STACK;	/* a connection's socket or the per-CPU control socket */
+		else if (type == SOCK_RAW && !kern)
+			kind = RW_EG_RAW;
+		else
+			kind = RW_EG_OTHER;
+	}
+	if (kind == RW_EG_STACK && !egress_stack_pkts)
+		return 0;
+	netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	if (filter_netns && netns != filter_netns)
+		return 0;
+	count(RW_CNT_EGRESS);
+
+	p = bpf_ringbuf_reserve(&events, sizeof(*p), 0);
+	if (!p) {
+		count(RW_CNT_RB_FAIL);
+		return 0;
+	}
+	__builtin_memset(p, 0, __builtin_offsetof(struct rw_pkt, data));
+	p->type = RW_EV_EGRESS;
+	p->kind = kind;
+	p->ts_ns = bpf_ktime_get_ns();
+	p->skaddr = (__u64)sk;
+	p->netns = netns;
+	p->ifindex = BPF_CORE_READ(skb, dev, ifindex);
+	p->family = proto == ETH_P_IP ? AF_INET : AF_INET6;
+	if (sk) {
+		p->sk_family = BPF_CORE_READ(sk, __sk_common.skc_family);
+		p->sk_type = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type);
+		p->sk_protocol = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	}
+	/* skb->len counts from skb->data, which may sit at the link-layer header */
+	len = BPF_CORE_READ(skb, len) - (nh - (BPF_CORE_READ(skb, data) - head));
+	p->len = len;
+	cap = len > RW_PKT_SNAP ? RW_PKT_SNAP : len;
+	/*
+	 * A fixed-size read keeps the verifier simple; past the packet's end it reads the skb's
+	 * tailroom, which caplen leaves out. At a page end fall back to the 60 bytes a bare RST
+	 * with options can need.
+	 */
+	if (bpf_probe_read_kernel(p->data, RW_PKT_SNAP, head + nh)) {
+		if (bpf_probe_read_kernel(p->data, 60, head + nh))
+			cap = 0;
+		else if (cap > 60)
+			cap = 60;
+	}
+	p->caplen = cap;
+	fill_task(&p->actor);
+	bpf_ringbuf_submit(p, rb_flags());
+	return 0;
+}
+
+SEC("tp_btf/net_dev_queue")
+int BPF_PROG(rw_dev_queue, struct sk_buff *skb)
+{
+	return on_dev_queue(skb);
+}
+
+SEC("raw_tp/net_dev_queue")
+int BPF_PROG(rw_dev_queue_raw, struct sk_buff *skb)
+{
+	return on_dev_queue(skb);
 }

@@ -13,7 +13,19 @@
 enum rw_ev_type {
 	RW_EV_SENT = 1,		/* the TCP stack sent a RST */
 	RW_EV_RECV = 2,		/* a socket received a RST */
+	RW_EV_EGRESS = 3,	/* a RST leaving through a device (struct rw_pkt) */
 };
+
+/* who built a RST seen at egress (rw_pkt.kind) */
+enum rw_egress_kind {
+	RW_EG_STACK = 1,	/* the TCP stack (control socket or the connection's own socket) */
+	RW_EG_NETFILTER = 2,	/* no socket, generated on this host: netfilter REJECT */
+	RW_EG_RAW = 3,		/* a raw IP socket of a process */
+	RW_EG_PACKET = 4,	/* an AF_PACKET socket of a process */
+	RW_EG_OTHER = 5,	/* some other socket (e.g. a kernel tunnel) */
+};
+
+#define RW_PKT_SNAP 128		/* bytes of the packet kept, from its network header */
 
 /* rw_event.flags */
 enum rw_ev_flags {
@@ -46,6 +58,7 @@ enum rw_counter {
 	RW_CNT_RECV,		/* receive_reset hook ran ... */
 	RW_CNT_RB_FAIL,		/* ring buffer reservations that failed: lost events */
 	RW_CNT_OWNER_SET,	/* owner records written */
+	RW_CNT_EGRESS,		/* RSTs seen leaving (not forwarded) */
 	RW_CNT_MAX,
 };
 
@@ -118,6 +131,24 @@ struct rw_event {
 	struct rw_task owner;
 	struct rw_task actor;	/* current task; user space decides whether it means anything */
 	__u64 stack[RW_MAX_STACK];
+};
+
+/* a RST seen at egress (net:net_dev_queue): the packet itself and who built it */
+struct rw_pkt {
+	__u32 type;		/* RW_EV_EGRESS */
+	__u32 kind;		/* enum rw_egress_kind */
+	__u64 ts_ns;
+	__u64 skaddr;		/* skb->sk */
+	__u32 netns;		/* the device's namespace */
+	__u32 ifindex;
+	__u32 len;		/* bytes from the network header to the end of the packet */
+	__u32 caplen;		/* bytes in data[] */
+	__u16 family;
+	__u16 sk_type;		/* SOCK_RAW, SOCK_STREAM, ... of skb->sk */
+	__u16 sk_family;
+	__u16 sk_protocol;
+	struct rw_task actor;	/* current task */
+	__u8 data[RW_PKT_SNAP];
 };
 
 #endif /* RSTWHY_H */

@@ -20,6 +20,7 @@ static const char *const tp_names[] = {
 	[KTP_SEND_LENGTH] = "btf_trace_sock_send_length",
 	[KTP_RECV_LENGTH] = "btf_trace_sock_recv_length",
 	[KTP_DESTROY_SOCK] = "btf_trace_tcp_destroy_sock",
+	[KTP_DEV_QUEUE] = "btf_trace_net_dev_queue",
 };
 
 /* number of arguments of a btf_trace_* typedef, not counting the leading void *; -1 if none */

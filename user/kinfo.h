@@ -26,6 +26,7 @@ enum kinfo_tp {
 	KTP_SEND_LENGTH,
 	KTP_RECV_LENGTH,
 	KTP_DESTROY_SOCK,
+	KTP_DEV_QUEUE,
 };
 
 /* fills ki; returns 0, or -errno when the kernel has no usable BTF */

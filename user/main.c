@@ -29,6 +29,7 @@
 #include "ksyms.h"
 #include "netns.h"
 #include "output.h"
+#include "pcapng.h"
 #include "prefill.h"
 #include "subcmd.h"
 #include "report.h"
@@ -56,6 +57,8 @@ static struct env {
 	uint32_t causes;	/* bitmask of enum rw_cause, 0: all */
 	long duration;
 	long wakeup_bytes;	/* -1: default (a quarter of the ring buffer) */
+	const char *pcapng;
+	bool no_egress;
 } env = { .pid = -1, .wakeup_bytes = -1 };
 
 static volatile sig_atomic_t exiting;
@@ -75,6 +78,9 @@ static const char usage[] =
 "  -r, --received             also show RSTs received (cause peer-reset)\n"
 "  -s, --stack                show the kernel stack of each event\n"
 "  -d, --duration SECS        stop after SECS seconds\n"
+"      --pcapng FILE          write each RST packet to FILE (pcapng), with a comment giving\n"
+"                             cause, origin, owner and kernel reason (tshark -e frame.comment)\n"
+"      --no-egress            do not watch packets leaving (no netfilter/injected RSTs)\n"
 "  -v, --verbose              print the attach plan and libbpf messages\n"
 "  -h, --help                 this text\n"
 "\n"
@@ -93,7 +99,7 @@ static const char usage[] =
 "On SIGINT/SIGTERM: flush, print a summary on stderr (events by cause, captured against the\n"
 "kernel's TcpOutRsts), exit 0. Exit 1: environment error (privileges, BTF); 2: bad usage.\n";
 
-enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP };
+enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -109,6 +115,8 @@ static const struct option long_opts[] = {
 	{ "duration", required_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "pcapng", required_argument, NULL, OPT_PCAPNG },
+	{ "no-egress", no_argument, NULL, OPT_NO_EGRESS },
 	/* for measurements: wake the consumer once this many bytes wait (1: every event) */
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
 	{},
@@ -219,6 +227,12 @@ static void parse_args(int argc, char **argv)
 		case OPT_CAUSE:
 			parse_list("--cause", optarg, add_cause);
 			break;
+		case OPT_PCAPNG:
+			env.pcapng = optarg;
+			break;
+		case OPT_NO_EGRESS:
+			env.no_egress = true;
+			break;
 		case OPT_WAKEUP:
 			env.wakeup_bytes = parse_long("--wakeup-bytes", optarg, 0, 1L << 30);
 			break;
@@ -276,7 +290,7 @@ static struct {
 	struct ksyms *ks;
 	struct out_opts out;
 	int64_t mono_to_real;
-	uint64_t sent, recv, shown;
+	uint64_t sent, recv, shown, egress;
 	uint64_t by_cause[C_NR_CAUSES];
 } run;
 
@@ -306,19 +320,205 @@ static bool wanted(const struct rw_report *r)
 	return true;
 }
 
+/*
+ * --pcapng: the stack's RSTs are reported by tcp_send_reset and their bytes come from the
+ * egress hook. Which comes first depends on the path (tcp_send_active_reset fires its
+ * tracepoint after transmitting, tcp_v4_send_reset before), so whichever arrives first waits
+ * here for its partner: same namespace, addresses and ports.
+ */
+static unsigned int round_no;	/* polling rounds, to age what waits for a partner */
+
+#define MAX_PENDING 4096
+struct pend_key {
+	uint32_t netns;
+	uint16_t family, sport, dport;
+	uint8_t saddr[16], daddr[16];
+};
+
+static struct pending {
+	struct pend_key k;
+	unsigned int round;
+	char comment[200];
+} pending[MAX_PENDING];
+static int npending;
+
+static struct pending_pkt {
+	struct pend_key k;
+	unsigned int round;
+	struct rw_pkt p;
+} pending_pkts[MAX_PENDING];
+static int npending_pkts;
+
+static struct pcapng *pcap;
+static uint64_t pcap_unmatched_pkts, pcap_unseen_events;
+
+static void pcap_comment(const struct rw_report *r, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "rstwhy: cause=%s origin=%s", rw_cause_name(r->v.cause),
+			 rw_origin_name(r->v.origin));
+
+	if (r->has_owner)
+		n += snprintf(buf + n, len - n, " owner=%u/%.15s", r->owner.tgid, r->owner.comm);
+	else
+		n += snprintf(buf + n, len - n, " owner=-");
+	if (r->has_actor && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " actor=%u/%.15s", r->actor.tgid, r->actor.comm);
+	if ((size_t)n < len)
+		snprintf(buf + n, len - n, " kernel_reason=%s", r->kreason ? r->kreason : "-");
+}
+
+static void key_of(const struct rw_event *e, struct pend_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->netns = e->netns;
+	k->family = e->family;
+	k->sport = e->sport;
+	k->dport = e->dport;
+	memcpy(k->saddr, e->saddr, 16);
+	memcpy(k->daddr, e->daddr, 16);
+}
+
+static void pcap_write(const struct rw_pkt *p, const char *comment)
+{
+	if (!pcap)
+		return;
+	if (pcapng_write(pcap, p->ts_ns + run.mono_to_real, p->data, p->caplen, p->len, comment)) {
+		fprintf(stderr, "rstwhy: writing %s failed: %s; pcapng output stopped\n",
+			env.pcapng, strerror(errno));
+		pcapng_close(pcap);
+		pcap = NULL;
+	}
+}
+
+/* a stack RST was reported: write its packet if it already came, or wait for it */
+static void pcap_expect(const struct rw_report *r)
+{
+	struct pending *q;
+	struct pend_key k;
+	char c[200];
+
+	key_of(r->e, &k);
+	pcap_comment(r, c, sizeof(c));
+	for (int i = 0; i < npending_pkts; i++) {
+		if (!memcmp(&pending_pkts[i].k, &k, sizeof(k))) {
+			pcap_write(&pending_pkts[i].p, c);
+			pending_pkts[i] = pending_pkts[--npending_pkts];
+			return;
+		}
+	}
+	if (npending == MAX_PENDING) {
+		pcap_unseen_events++;
+		pending[0] = pending[--npending];
+	}
+	q = &pending[npending++];
+	q->k = k;
+	q->round = round_no;
+	memcpy(q->comment, c, sizeof(c));
+}
+
+/* a stack RST left: write it with its event's comment, or wait for the event */
+static void pcap_stack_packet(const struct rw_pkt *p)
+{
+	struct pending_pkt *q;
+	struct rw_event e;
+	struct pend_key k;
+	uint32_t seq, ack;
+	unsigned int flags;
+
+	if (!pcap || parse_tcp_packet(p->data, p->caplen, p->family, &e, &seq, &ack, &flags))
+		return;
+	e.netns = p->netns;
+	key_of(&e, &k);
+	for (int i = 0; i < npending; i++) {
+		if (!memcmp(&pending[i].k, &k, sizeof(k))) {
+			pcap_write(p, pending[i].comment);
+			pending[i] = pending[--npending];
+			return;
+		}
+	}
+	if (npending_pkts == MAX_PENDING) {
+		pcap_unmatched_pkts++;
+		pending_pkts[0] = pending_pkts[--npending_pkts];
+	}
+	q = &pending_pkts[npending_pkts++];
+	q->k = k;
+	q->round = round_no;
+	q->p = *p;
+}
+
+/*
+ * Events whose packet never came left through no device (dropped on the way out); packets
+ * whose event never came were filtered out (-p, -P, --cause) or lost.
+ */
+static void pcap_expire(bool all)
+{
+	int kept = 0;
+
+	for (int i = 0; i < npending; i++) {
+		if (all || round_no - pending[i].round > 2)
+			pcap_unseen_events++;
+		else
+			pending[kept++] = pending[i];
+	}
+	npending = kept;
+	kept = 0;
+	for (int i = 0; i < npending_pkts; i++) {
+		if (all || round_no - pending_pkts[i].round > 2)
+			pcap_unmatched_pkts++;
+		else
+			pending_pkts[kept++] = pending_pkts[i];
+	}
+	npending_pkts = kept;
+}
+
+static void show(const struct rw_report *r)
+{
+	if (r->e->type == RW_EV_SENT)
+		run.by_cause[r->v.cause]++;
+	else
+		run.recv++;
+	if (!wanted(r))
+		return;
+	run.shown++;
+	out_event(stdout, &run.out, r);
+	if (pcap && r->e->type == RW_EV_SENT) {
+		if (r->pkt) {
+			char c[200];
+
+			pcap_comment(r, c, sizeof(c));
+			pcap_write(r->pkt, c);
+		} else {
+			pcap_expect(r);
+		}
+	}
+}
+
 static void emit(const struct rw_event *e)
 {
 	struct rw_report r;
 
 	report_build(&r, e, &run.ki, run.ks, run.mono_to_real);
-	if (e->type == RW_EV_SENT)
-		run.by_cause[r.v.cause]++;
-	else
-		run.recv++;
-	if (!wanted(&r))
-		return;
-	run.shown++;
-	out_event(stdout, &run.out, &r);
+	show(&r);
+}
+
+static int listeners_fd = -1;
+
+/* an RST seen leaving that the TCP stack did not build */
+static void emit_pkt(const struct rw_pkt *p)
+{
+	static struct rw_report r;	/* large: keep it off the stack */
+	struct rw_listener_key k = { .netns = p->netns, .family = p->family };
+	struct rw_owner_rec o;
+
+	report_build_pkt(&r, p, run.mono_to_real);
+	k.port = r.e->sport;
+	if (r.v.cause == C_NETFILTER_REJECT && listeners_fd >= 0 &&
+	    !bpf_map_lookup_elem(listeners_fd, &k, &o)) {
+		r.has_listener = true;
+		r.listener = o.owner;
+	}
+	run.egress++;
+	show(&r);
 }
 
 /*
@@ -332,7 +532,6 @@ static struct held {
 	unsigned int round;
 } held[MAX_HELD];
 static int nheld;
-static unsigned int round_no;
 
 static bool maybe_abort_on_data(const struct rw_event *e)
 {
@@ -396,7 +595,9 @@ static int handle_event(void *ctx, void *data, size_t len)
 	const struct rw_event *e = data;
 
 	(void)ctx;
-	if (len < sizeof(*e))
+	if (len < sizeof(e->type))
+		return 0;
+	if (e->type != RW_EV_EGRESS && len < sizeof(*e))
 		return 0;
 	if (e->type == RW_EV_SENT) {
 		run.sent++;
@@ -407,6 +608,16 @@ static int handle_event(void *ctx, void *data, size_t len)
 				break;
 			}
 		}
+	} else if (e->type == RW_EV_EGRESS) {
+		const struct rw_pkt *p = data;
+
+		if (len < sizeof(*p))
+			return 0;
+		if (p->kind == RW_EG_STACK)
+			pcap_stack_packet(p);
+		else
+			emit_pkt(p);
+		return 0;
 	} else if (e->type == RW_EV_RECV) {
 		if (maybe_abort_on_data(e)) {
 			if (nheld == MAX_HELD)
@@ -461,9 +672,15 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 				 used ? ", " : "", rw_cause_name(c),
 				 (unsigned long long)run.by_cause[c]);
 	}
-	fprintf(stderr, "rstwhy: %llu RSTs sent%s%s%s, %llu received, %llu shown\n",
-		(unsigned long long)run.sent, used ? " (" : "", causes, used ? ")" : "",
-		(unsigned long long)run.recv, (unsigned long long)run.shown);
+	fprintf(stderr, "rstwhy: %llu RSTs sent by the TCP stack, %llu by others (firewall, "
+		"processes)%s%s%s, %llu received, %llu shown\n",
+		(unsigned long long)run.sent, (unsigned long long)run.egress, used ? " (" : "",
+		causes, used ? ")" : "", (unsigned long long)run.recv,
+		(unsigned long long)run.shown);
+	if (env.pcapng)
+		fprintf(stderr, "rstwhy: %llu packets written to %s; %llu stack RSTs never left "
+			"through a device\n", (unsigned long long)pcapng_count(pcap), env.pcapng,
+			(unsigned long long)pcap_unseen_events);
 
 	if (ns_snapshot_take(&end, env.netns, env.netns_arg)) {
 		fprintf(stderr, "rstwhy: could not read TcpOutRsts at exit\n");
@@ -587,6 +804,7 @@ int main(int argc, char **argv)
 	skel->rodata->want_stacks = env.stacks;
 	skel->rodata->want_recv = env.recv;
 	skel->rodata->reason_arg = run.ki.send_reset_args >= 3;
+	skel->rodata->egress_stack_pkts = env.pcapng != NULL;
 	skel->rodata->wakeup_bytes = env.wakeup_bytes >= 0 ? env.wakeup_bytes :
 				     bpf_map__max_entries(skel->maps.events) / 4;
 
@@ -604,6 +822,9 @@ int main(int argc, char **argv)
 		  "sock:sock_recv_length (owners)", false },
 		{ skel->progs.rw_destroy, skel->progs.rw_destroy_raw, KTP_DESTROY_SOCK,
 		  "tcp:tcp_destroy_sock (owner map hygiene)", false },
+		{ env.no_egress ? NULL : skel->progs.rw_dev_queue,
+		  env.no_egress ? NULL : skel->progs.rw_dev_queue_raw, KTP_DEV_QUEUE,
+		  "net:net_dev_queue (firewall and injected RSTs, --pcapng)", env.pcapng != NULL },
 	};
 	plan_programs(skel, plan, sizeof(plan) / sizeof(plan[0]));
 	bpf_program__set_autoload(skel->progs.rw_accept4, true);
@@ -649,6 +870,14 @@ int main(int argc, char **argv)
 				bpf_program__section_name(p));
 	}
 
+	listeners_fd = bpf_map__fd(skel->maps.listeners);
+	if (env.pcapng) {
+		pcap = pcapng_open(env.pcapng);
+		if (!pcap) {
+			fprintf(stderr, "rstwhy: --pcapng %s: %s\n", env.pcapng, strerror(errno));
+			goto out;
+		}
+	}
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), handle_event, NULL, NULL);
 	if (!rb) {
 		fprintf(stderr, "rstwhy: cannot set up the ring buffer: %s\n", strerror(errno));
@@ -692,6 +921,7 @@ int main(int argc, char **argv)
 		/* producers do not wake us for each event: drain what is there */
 		ring_buffer__consume(rb);
 		flush_held(false);
+		pcap_expire(false);
 		round_no++;
 		fflush(stdout);
 		if (deadline && time(NULL) >= deadline)
@@ -700,11 +930,13 @@ int main(int argc, char **argv)
 	hooked = sum_counter(skel, RW_CNT_SENT);
 	ring_buffer__consume(rb);
 	flush_held(true);
+	pcap_expire(true);
 	fflush(stdout);
 	print_summary(skel, &start, hooked);
 	ret = 0;
 out:
 	ring_buffer__free(rb);
+	pcapng_close(pcap);
 	while (nlinks > 0)
 		bpf_link__destroy(links[--nlinks]);
 	rstwhy_bpf__destroy(skel);

@@ -118,6 +118,19 @@ static int details(const struct rw_report *r, struct kv *kv, int max)
 		ADD("orphan", false, "%s", "true");
 	if (ev->mptcp)
 		ADD("mptcp", false, "%s", "true");
+	if (r->pkt) {
+		static const char *const kinds[] = {
+			[RW_EG_STACK] = "tcp-stack", [RW_EG_NETFILTER] = "no socket (netfilter)",
+			[RW_EG_RAW] = "raw socket", [RW_EG_PACKET] = "packet socket",
+			[RW_EG_OTHER] = "other socket",
+		};
+		ADD("seen_at", true, "%s", "egress");
+		ADD("ifindex", false, "%u", r->pkt->ifindex);
+		if (r->pkt->kind <= RW_EG_OTHER && kinds[r->pkt->kind])
+			ADD("built_by", true, "%s", kinds[r->pkt->kind]);
+		if (r->has_listener)
+			ADD("local_listener", true, "%u/%.15s", r->listener.tgid, r->listener.comm);
+	}
 	if (r->has_owner && owner_from_name(r->owner_from))
 		ADD("owner_from", true, "%s", owner_from_name(r->owner_from));
 	if (r->has_owner && e->cgroup_id)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Turn a kernel record into evidence, classify it, and settle owner and actor. */
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include "report.h"
 
@@ -128,4 +129,81 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 		r->has_owner = false;
 		r->owner_from = OWNER_FROM_NONE;
 	}
+}
+
+int parse_tcp_packet(const uint8_t *d, uint32_t len, int family, struct rw_event *out,
+		     uint32_t *seq, uint32_t *ack, unsigned int *flags)
+{
+	uint32_t off;
+	uint16_t port;
+
+	memset(out->saddr, 0, 16);
+	memset(out->daddr, 0, 16);
+	if (family == AF_INET) {
+		if (len < 20 || (d[0] >> 4) != 4)
+			return -1;
+		off = (d[0] & 0xf) * 4;
+		memcpy(out->saddr, d + 12, 4);
+		memcpy(out->daddr, d + 16, 4);
+	} else {
+		if (len < 40 || (d[0] >> 4) != 6)
+			return -1;
+		off = 40;
+		memcpy(out->saddr, d + 8, 16);
+		memcpy(out->daddr, d + 24, 16);
+	}
+	if (len < off + 20)
+		return -1;
+	out->family = family;
+	memcpy(&port, d + off, 2);
+	out->sport = ntohs(port);
+	memcpy(&port, d + off + 2, 2);
+	out->dport = ntohs(port);
+	memcpy(seq, d + off + 4, 4);
+	*seq = ntohl(*seq);
+	memcpy(ack, d + off + 8, 4);
+	*ack = ntohl(*ack);
+	*flags = d[off + 13];
+	return 0;
+}
+
+void report_build_pkt(struct rw_report *r, const struct rw_pkt *p, int64_t mono_to_real)
+{
+	struct rw_event *e = &r->pkt_ev;
+	unsigned int flags = 0;
+	int af = p->family == AF_INET6 ? AF_INET6 : AF_INET;
+
+	memset(r, 0, sizeof(*r));
+	r->pkt = p;
+	r->e = e;
+	e->type = RW_EV_SENT;
+	e->ts_ns = p->ts_ns;
+	e->netns = p->netns;
+	e->skaddr = p->skaddr;
+	r->time_ns = p->ts_ns + mono_to_real;
+	if (!parse_tcp_packet(p->data, p->caplen, af, e, &r->seq, &r->ack, &flags)) {
+		r->has_seq = true;
+		r->rst_flags = flags;
+	}
+	inet_ntop(af, e->saddr, r->saddr, sizeof(r->saddr));
+	inet_ntop(af, e->daddr, r->daddr, sizeof(r->daddr));
+	switch (p->kind) {
+	case RW_EG_NETFILTER:
+		r->v.cause = C_NETFILTER_REJECT;
+		break;
+	case RW_EG_RAW:
+	case RW_EG_PACKET:
+		/* built and sent by a process in its own sendmsg(): it is the actor and owner */
+		r->v.cause = C_INJECTED;
+		r->has_actor = r->has_owner = true;
+		r->actor = r->owner = p->actor;
+		r->owner_from = OWNER_FROM_ACTOR;
+		break;
+	case RW_EG_STACK:
+	default:
+		r->v.cause = C_UNKNOWN;
+		break;
+	}
+	r->v.origin = rw_cause_origin(r->v.cause);
+	r->v.state = ST_NONE;
 }

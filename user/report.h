@@ -23,6 +23,10 @@ enum owner_from {
 
 struct rw_report {
 	const struct rw_event *e;
+	const struct rw_pkt *pkt;	/* set for RSTs seen at egress only */
+	struct rw_event pkt_ev;		/* e points here for those: the packet's fields */
+	bool has_listener;		/* a listener owns the RST's source port (egress RSTs) */
+	struct rw_task listener;
 	struct rw_evidence ev;
 	struct rw_verdict v;
 	const char *kreason;		/* kernel reason name, NULL if none */
@@ -44,5 +48,12 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 		  const struct ksyms *ks, int64_t mono_to_real);
 
 const char *owner_from_name(enum owner_from f);
+
+/* parse a raw IP+TCP packet: 0, or -1 if it is not a whole TCP header */
+int parse_tcp_packet(const uint8_t *data, uint32_t len, int family, struct rw_event *out,
+		     uint32_t *seq, uint32_t *ack, unsigned int *flags);
+
+/* an RST seen at egress that the TCP stack did not build: netfilter or a process */
+void report_build_pkt(struct rw_report *r, const struct rw_pkt *p, int64_t mono_to_real);
 
 #endif
