@@ -10,7 +10,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
 	-I$(OUTPUT) -Ibpf -Iuser
-LDLIBS += -lbpf -lelf -lz
+LDLIBS += -lbpf -lelf -lz -lpcap -ljson-c
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX)) -Ibpf -MMD -MP
 
@@ -19,8 +19,9 @@ USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
 
 # packages `make run` and `make test` need on Debian 12
-DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
-DEB_TEST := bats jq iproute2
+DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libpcap-dev \
+	libjson-c-dev
+DEB_TEST := bats jq iproute2 nftables tcpdump
 
 ifeq ($(V),1)
 Q =
@@ -85,3 +86,40 @@ clean:
 	rm -rf $(OUTPUT) rstwhy
 
 -include $(wildcard $(OUTPUT)/*.d)
+
+# ---- kernel matrix: the end-to-end scenarios in qemu guests running Debian's 6.1 and 6.12
+# cloud kernels (tools/kernel-matrix.sh, tests/kernels.md). Static binaries for the guest's
+# busybox initramfs; DEB_KERNELS is used by `make test-kernels` only.
+DEB_KERNELS := qemu-system-x86 busybox-static xz-utils binutils jq iproute2 libc6-dev
+# LDLIBS, then what the static libraries need in turn (pkg-config --static). Debian has no
+# libsystemd.a (libpcap.a -> libdbus-1.a -> libsystemd): tools/static-stubs.c stands in for it.
+STATIC_PC := libbpf libpcap json-c
+STATIC_LDLIBS = $(LDLIBS) $(filter-out -lsystemd,$(shell pkg-config --static --libs \
+	$(foreach p,$(STATIC_PC),$(shell pkg-config --exists $(p) && echo $(p))) 2>/dev/null))
+
+.PHONY: static deps-kernels test-kernels
+
+$(OUTPUT)/static:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/static/stubs.o: tools/static-stubs.c | $(OUTPUT)/static
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/static/rstwhy: $(USER_OBJS) $(OUTPUT)/static/stubs.o | $(OUTPUT)/static
+	$(call msg,STATIC,$@)
+	$(Q)$(CC) $(CFLAGS) -static $^ $(STATIC_LDLIBS) -o $@
+
+$(OUTPUT)/static/rstgen: tools/rstgen.c | $(OUTPUT)/static
+	$(call msg,STATIC,$@)
+	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+
+static: $(OUTPUT)/static/rstwhy $(OUTPUT)/static/rstgen
+
+deps-kernels:
+	@tools/deps.sh $(DEB_BUILD) $(DEB_KERNELS)
+
+# KM_KERNELS, RSTWHY_ATTACH, KM_CASES, ... : see tools/kernel-matrix.sh --help
+test-kernels: deps-kernels
+	$(MAKE) --no-print-directory static
+	tools/kernel-matrix.sh

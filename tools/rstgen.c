@@ -1277,6 +1277,162 @@ static void cli_socket_destroy(void)
 	hear(rx, 'D', "waiting for the server", DEADLINE_MS);
 }
 
+/*
+ * orphan-memory: when there are more orphaned sockets than net.ipv4.tcp_max_orphans,
+ * tcp_check_oom() in __tcp_close() resets a socket that is being closed (and
+ * tcp_out_of_resources() resets orphans from their timers).  That sysctl is global, not per
+ * network namespace: rstgen never changes it, it only checks that whoever runs this scenario
+ * set it to 0 (on a throwaway VM: tools/kernel-matrix.sh does so inside its qemu guest).
+ *
+ * The server half-closes OM_CONNS connections and waits for FIN_WAIT2; TCP_LINGER2 of 120 s
+ * (more than TCP_TIMEWAIT_LEN) makes close() keep such a socket as an orphan instead of handing
+ * it to a timewait socket.  Closing them one by one: the first close leaves an orphan; once the
+ * kernel's cached orphan count (refreshed every 100 ms) includes it, the next close is over the
+ * limit and resets its connection (TcpExt TCPAbortOnMemory).
+ */
+#define OM_CONNS 6
+
+static const char om_max_path[] = "/proc/sys/net/ipv4/tcp_max_orphans";
+
+/* A TcpExt counter of the namespace we are in (/proc/self/net/netstat). */
+static long tcpext(const char *name)
+{
+	static char names[8192], vals[8192];
+	char *sn, *sv, *n, *v;
+	bool have_names = false;
+	FILE *f;
+
+	f = fopen("/proc/self/net/netstat", "re");
+	if (!f)
+		fail(errno, "open /proc/self/net/netstat");
+	while (fgets(vals, sizeof(vals), f)) {
+		if (strncmp(vals, "TcpExt:", 7))
+			continue;
+		if (!have_names) {
+			memcpy(names, vals, sizeof(names));
+			have_names = true;
+			continue;
+		}
+		n = strtok_r(names, " \n", &sn);
+		v = strtok_r(vals, " \n", &sv);
+		while (n && v) {
+			if (!strcmp(n, name)) {
+				fclose(f);
+				return atol(v);
+			}
+			n = strtok_r(NULL, " \n", &sn);
+			v = strtok_r(NULL, " \n", &sv);
+		}
+		break;
+	}
+	fclose(f);
+	fail(ENOENT, "no TcpExt %s in /proc/self/net/netstat", name);
+}
+
+/* Orphaned TCP sockets of the whole host (the sockstat "orphan" count is not per namespace). */
+static int orphans(void)
+{
+	char line[256];
+	int inuse, n = -1;
+	FILE *f;
+
+	f = fopen("/proc/self/net/sockstat", "re");
+	if (!f)
+		fail(errno, "open /proc/self/net/sockstat");
+	while (n < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %d orphan %d", &inuse, &n) != 2)
+			n = -1;
+	fclose(f);
+	if (n < 0)
+		fail(ENOENT, "no TCP orphan count in /proc/self/net/sockstat");
+	return n;
+}
+
+/* Called by the parent before forking: the global sysctls are visible in the root namespace only. */
+static void orphan_memory_precheck(void)
+{
+	int val;
+
+	if (!read_int_file(om_max_path, &val))
+		fail(errno, "read %s", om_max_path);
+	if (val != 0)
+		fail(EPERM, "needs net.ipv4.tcp_max_orphans=0 (it is %d), a global sysctl: set it "
+		     "only on a throwaway machine or VM", val);
+}
+
+static void srv_orphan_memory(void)
+{
+	struct timespec cache_period = { 0, 300 * 1000000 };
+	int lfd, fd[OM_CONNS], i, hit = -1;
+	struct sockaddr_storage peer;
+	long long deadline;
+	socklen_t len;
+	long base;
+
+	lfd = tcp_listen(OM_CONNS, 0);
+	tell(tx, 'L');
+	for (i = 0; i < OM_CONNS; i++) {
+		fd[i] = tcp_accept(lfd);
+		set_int(fd[i], IPPROTO_TCP, TCP_LINGER2, 120, "TCP_LINGER2");
+		if (shutdown(fd[i], SHUT_WR))
+			fail(errno, "shutdown SHUT_WR");
+	}
+	close(lfd);	/* empty accept queue: silent */
+	for (i = 0; i < OM_CONNS; i++)
+		wait_state(fd[i], TCP_FIN_WAIT2, "waiting for the client to ack our FIN");
+
+	base = tcpext("TCPAbortOnMemory");
+	for (i = 0; i < OM_CONNS; i++) {
+		len = sizeof(peer);
+		if (getpeername(fd[i], (struct sockaddr *)&peer, &len))
+			fail(errno, "getpeername");
+		close(fd[i]);
+		fd[i] = -1;
+		if (tcpext("TCPAbortOnMemory") > base) {
+			hit = i;
+			break;
+		}
+		/* the orphan must be counted, then seen by the cache (100 ms period) */
+		deadline = now_ms() + DEADLINE_MS;
+		while (orphans() < 1) {
+			if (now_ms() > deadline)
+				fail(ETIMEDOUT, "waiting for the orphaned socket to be counted");
+			nap();
+		}
+		nanosleep(&cache_period, NULL);
+	}
+	if (hit < 0)
+		fail(EPROTO, "%d closes with orphans around, none was reset (TCPAbortOnMemory "
+		     "unchanged)", OM_CONNS);
+	sh->client_port = sa_port(&peer);
+	for (i = hit + 1; i < OM_CONNS; i++)
+		repair_close(fd[i]);	/* silent */
+	tell(tx, 'C');
+	hear(rx, 'D', "waiting for the client to get the reset", DEADLINE_MS);
+}
+
+static void cli_orphan_memory(void)
+{
+	int fd[OM_CONNS], p[OM_CONNS], i, hit = -1;
+
+	hear(rx, 'L', "waiting for the server to listen", DEADLINE_MS);
+	for (i = 0; i < OM_CONNS; i++)
+		fd[i] = client_connect(&p[i]);
+	hear(rx, 'C', "waiting for the server's closes", LONG_MS);
+	for (i = 0; i < OM_CONNS; i++)
+		if (p[i] == sh->client_port)
+			hit = i;
+	if (hit < 0)
+		fail(ENOENT, "the server reset port %d, not one of ours", sh->client_port);
+	expect_reset(fd[hit], DEADLINE_MS, "waiting for the orphan-memory reset");
+	close(fd[hit]);
+	/* The others' server ends are orphans or gone: vanish silently, no FIN to answer. */
+	for (i = 0; i < OM_CONNS; i++)
+		if (i != hit)
+			repair_close(fd[i]);
+	tell(tx, 'D');
+}
+
 static void cli_flood(void)
 {
 	struct timeval tv = { DEADLINE_MS / 1000, 0 };
@@ -1417,6 +1573,8 @@ static const struct scenario scenarios[] = {
 	  NEED_SPOOF },
 	{ "socket-destroy", "sd", "socket-destroy", SERVER, 1, srv_socket_destroy,
 	  cli_socket_destroy, 0 },
+	{ "orphan-memory", "om", "orphan-memory", SERVER, 1, srv_orphan_memory,
+	  cli_orphan_memory, 0 },
 	{ "flood", "fl", "no-listener", SERVER, 0, NULL, cli_flood, 0 },
 	{ "flood-linger", "fll", "close-linger0", CLIENT, 0, srv_flood_linger, cli_flood_linger,
 	  0 },
@@ -1646,6 +1804,8 @@ int main(int argc, char **argv)
 	sh->expect_rsts = sc->expect_rsts;
 	if (pipe2(s2c, O_CLOEXEC) || pipe2(c2s, O_CLOEXEC) || pipe2(s2p, O_CLOEXEC))
 		fail(errno, "pipe");
+	if (sc->server == srv_orphan_memory)
+		orphan_memory_precheck();
 	signal(SIGPIPE, SIG_IGN);
 	fflush(stdout);
 
