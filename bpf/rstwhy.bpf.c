@@ -38,6 +38,13 @@ const volatile bool want_recv = false;		/* -r */
 const volatile bool reason_arg = true;		/* tcp_send_reset has a reason argument */
 const volatile __u64 wakeup_bytes = 0;		/* wake the consumer above this fill level */
 const volatile bool egress_stack_pkts = false;	/* also the stack's own RSTs (for --pcapng) */
+/*
+ * Passive resets come from a hook on tcp_v4/v6_send_reset (fentry or kprobe) instead of the
+ * tracepoint, which before 6.10 fires only for full sockets: the tracepoint then keeps the
+ * active ones only, so that nothing is counted twice.
+ */
+const volatile bool passive_by_hook = false;
+const volatile bool hook_has_reason = false;	/* tcp_v4_send_reset(sk, skb, reason): 6.10+ */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -529,6 +536,8 @@ int BPF_PROG(rw_send_reset, const struct sock *sk, const struct sk_buff *skb)
 {
 	__u32 reason = 0;
 
+	if (passive_by_hook && skb)
+		return 0;
 	if (reason_arg)
 		reason = (__u32)ctx[2];
 	return on_send_reset(ctx, sk, skb, reason, reason_arg);
@@ -539,9 +548,136 @@ int BPF_PROG(rw_send_reset_raw, const struct sock *sk, const struct sk_buff *skb
 {
 	__u32 reason = 0;
 
+	if (passive_by_hook && skb)
+		return 0;
 	if (reason_arg)
 		reason = (__u32)ctx[2];
 	return on_send_reset(ctx, sk, skb, reason, reason_arg);
+}
+
+/* classic tracepoints: the record's first fields are the same on every kernel since 4.15 */
+struct tp_sk_skb {
+	__u64 common;
+	const void *skbaddr;
+	const void *skaddr;
+};
+
+struct tp_sk {
+	__u64 common;
+	const void *skaddr;
+};
+
+struct tp_set_state {
+	__u64 common;
+	const void *skaddr;
+	int oldstate;
+	int newstate;
+};
+
+SEC("tracepoint/tcp/tcp_send_reset")
+int rw_send_reset_tp(struct tp_sk_skb *ctx)
+{
+	const struct sk_buff *skb = ctx->skbaddr;
+
+	if (passive_by_hook && skb)
+		return 0;
+	return on_send_reset(ctx, ctx->skaddr, skb, 0, false);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int rw_set_state_tp(struct tp_set_state *ctx)
+{
+	return on_set_state(ctx->skaddr, ctx->oldstate, ctx->newstate);
+}
+
+SEC("tracepoint/tcp/tcp_destroy_sock")
+int rw_destroy_tp(struct tp_sk *ctx)
+{
+	return on_destroy(ctx->skaddr);
+}
+
+/*
+ * tcp_v4_send_reset / tcp_v6_send_reset are also called when no RST goes out: repeat their
+ * first checks so that only RSTs really sent are reported.
+ */
+#define RTN_LOCAL	2
+#define RTF_LOCAL	0x80000000
+
+static __always_inline bool incoming_rst(const struct sk_buff *skb)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	__u8 flags = 0;
+
+	bpf_probe_read_kernel(&flags, 1, head + th + 13);
+	return flags & 0x04;
+}
+
+static __always_inline bool v4_reset_sent(const struct sock *sk, const struct sk_buff *skb)
+{
+	struct rtable *rt;
+
+	/* never a reset in answer to a reset */
+	if (incoming_rst(skb))
+		return false;
+	/* no socket: only for segments routed to this host */
+	if (!sk) {
+		rt = (struct rtable *)(BPF_CORE_READ(skb, _skb_refdst) & ~1UL);
+		if (!rt || BPF_CORE_READ(rt, rt_type) != RTN_LOCAL)
+			return false;
+	}
+	return true;
+}
+
+static __always_inline bool v6_reset_sent(const struct sk_buff *skb)
+{
+	struct rt6_info *rt;
+
+	if (incoming_rst(skb))
+		return false;
+	/* ipv6_unicast_destination() */
+	rt = (struct rt6_info *)(BPF_CORE_READ(skb, _skb_refdst) & ~1UL);
+	return rt && (BPF_CORE_READ(rt, rt6i_flags) & RTF_LOCAL);
+}
+
+SEC("fentry/tcp_v4_send_reset")
+int BPF_PROG(rw_v4_reset_fentry, const struct sock *sk, struct sk_buff *skb)
+{
+	__u32 reason = hook_has_reason ? (__u32)ctx[2] : 0;
+
+	if (!v4_reset_sent(sk, skb))
+		return 0;
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
+}
+
+SEC("fentry/tcp_v6_send_reset")
+int BPF_PROG(rw_v6_reset_fentry, const struct sock *sk, struct sk_buff *skb)
+{
+	__u32 reason = hook_has_reason ? (__u32)ctx[2] : 0;
+
+	if (!v6_reset_sent(skb))
+		return 0;
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
+}
+
+SEC("kprobe/tcp_v4_send_reset")
+int BPF_KPROBE(rw_v4_reset_kprobe, const struct sock *sk, struct sk_buff *skb)
+{
+	__u32 reason = hook_has_reason ? (__u32)PT_REGS_PARM3(ctx) : 0;
+
+	if (!v4_reset_sent(sk, skb))
+		return 0;
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
+}
+
+SEC("kprobe/tcp_v6_send_reset")
+int BPF_KPROBE(rw_v6_reset_kprobe, const struct sock *sk, struct sk_buff *skb)
+{
+	__u32 reason = hook_has_reason ? (__u32)PT_REGS_PARM3(ctx) : 0;
+
+	if (!v6_reset_sent(skb))
+		return 0;
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
 }
 
 static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
@@ -598,6 +734,12 @@ SEC("raw_tp/tcp_receive_reset")
 int BPF_PROG(rw_recv_reset_raw, struct sock *sk)
 {
 	return on_receive_reset(ctx, sk);
+}
+
+SEC("tracepoint/tcp/tcp_receive_reset")
+int rw_recv_reset_tp(struct tp_sk *ctx)
+{
+	return on_receive_reset(ctx, (struct sock *)ctx->skaddr);
 }
 
 #define ETH_P_IP	0x0800
@@ -719,4 +861,10 @@ SEC("raw_tp/net_dev_queue")
 int BPF_PROG(rw_dev_queue_raw, struct sk_buff *skb)
 {
 	return on_dev_queue(skb);
+}
+
+SEC("tracepoint/net/net_dev_queue")
+int rw_dev_queue_tp(struct tp_sk *ctx)
+{
+	return on_dev_queue((const struct sk_buff *)ctx->skaddr);
 }

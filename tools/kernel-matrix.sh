@@ -31,7 +31,7 @@ set -o pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KM_KERNELS=${KM_KERNELS:-"6.1 6.12"}
-RSTWHY_ATTACH=${RSTWHY_ATTACH:-auto}
+RSTWHY_ATTACH=${RSTWHY_ATTACH:-auto fentry kprobe}
 KM_CASES=${KM_CASES:-}
 KM_FAMILIES=${KM_FAMILIES:-"4 6"}
 KM_JOBS=${KM_JOBS:-$(nproc 2>/dev/null || echo 1)}

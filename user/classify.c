@@ -316,12 +316,16 @@ static enum rw_cause classify_active(const struct rw_evidence *ev, int state, bo
 	return C_UNKNOWN;
 }
 
-void rw_classify(const struct rw_evidence *ev, struct rw_verdict *out)
+void rw_classify(const struct rw_evidence *given, struct rw_verdict *out)
 {
+	struct rw_evidence norm = *given, *ev = &norm;
 	int state = state_before(ev);
 	bool owner_is_actor = false;
 	enum rw_cause c;
 
+	/* 6.10 and 6.11 give NOT_SPECIFIED to every active reset: no better than nothing */
+	if (norm.reason == KR_NOT_SPECIFIED)
+		norm.reason = KR_NONE;
 	if (ev->received) {
 		out->cause = C_PEER_RESET;
 		out->origin = O_PEER;

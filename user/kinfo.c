@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <bpf/btf.h>
 #include "kinfo.h"
 
@@ -41,6 +42,18 @@ static int tp_args(const struct btf *btf, const char *name)
 	return btf_vlen(t) - 1;
 }
 
+/* number of parameters of a kernel function, -1 if BTF does not describe it */
+static int func_args(const struct btf *btf, const char *name)
+{
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+	const struct btf_type *t;
+
+	if (id < 0)
+		return -1;
+	t = btf__type_by_id(btf, btf__type_by_id(btf, id)->type);
+	return t && btf_is_func_proto(t) ? btf_vlen(t) : -1;
+}
+
 int kinfo_load(struct kinfo *ki, const char *btf_path)
 {
 	struct utsname u;
@@ -48,6 +61,8 @@ int kinfo_load(struct kinfo *ki, const char *btf_path)
 
 	memset(ki, 0, sizeof(*ki));
 	ki->send_reset_args = -1;
+	ki->btf_path = btf_path;
+	ki->kernel_btf = !access("/sys/kernel/btf/vmlinux", R_OK);
 	if (!uname(&u))
 		snprintf(ki->release, sizeof(ki->release), "%s", u.release);
 
@@ -59,6 +74,7 @@ int kinfo_load(struct kinfo *ki, const char *btf_path)
 	for (size_t i = 0; i < sizeof(tp_names) / sizeof(tp_names[0]); i++)
 		ki->has_tp[i] = tp_args(vmlinux_btf, tp_names[i]) >= 0;
 	ki->send_reset_args = tp_args(vmlinux_btf, tp_names[KTP_SEND_RESET]);
+	ki->v4_reset_args = func_args(vmlinux_btf, "tcp_v4_send_reset");
 
 	id = btf__find_by_name_kind(vmlinux_btf, "sk_rst_reason", BTF_KIND_ENUM);
 	if (id > 0) {

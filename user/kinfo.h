@@ -9,7 +9,10 @@
 #define KINFO_MAX_REASONS 64
 
 struct kinfo {
-	bool btf;			/* kernel BTF was loaded */
+	bool btf;			/* BTF was loaded */
+	bool kernel_btf;		/* the running kernel has its own BTF (tp_btf, fentry) */
+	const char *btf_path;		/* --btf: an external BTF file, NULL for the kernel's */
+	int v4_reset_args;		/* arguments of tcp_v4_send_reset, -1 if not in BTF */
 	bool reason_enum;		/* enum sk_rst_reason exists */
 	int send_reset_args;		/* tcp:tcp_send_reset arguments, -1 if no such tracepoint */
 	bool has_tp[8];			/* indexed by enum kinfo_tp */

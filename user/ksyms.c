@@ -167,6 +167,24 @@ int ksyms_first_caller(const struct ksyms *ks, const uint64_t *addrs, int n)
 	return 0;
 }
 
+const char *ksyms_find_function(const struct ksyms *ks, const char *fn)
+{
+	size_t len = strlen(fn);
+	const char *clone = NULL;
+
+	for (int i = 0; ks && i < ks->n; i++) {
+		const char *name = ks->names + ks->syms[i].name_off;
+
+		if (strncmp(name, fn, len))
+			continue;
+		if (!name[len])
+			return name;
+		if (name[len] == '.' && !clone)
+			clone = name;
+	}
+	return clone;
+}
+
 int ksyms_count(const struct ksyms *ks)
 {
 	return ks ? ks->n : 0;

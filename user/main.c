@@ -26,6 +26,7 @@
 #include "rstwhy.skel.h"
 #include "classify.h"
 #include "kinfo.h"
+#include "loader.h"
 #include "ksyms.h"
 #include "netns.h"
 #include "output.h"
@@ -37,10 +38,6 @@
 #define EXIT_USAGE 2
 #define EXIT_ENV 1
 #define MAX_PORTS 64
-#define MAX_LINKS 32
-
-static struct bpf_link *links[MAX_LINKS];
-static int nlinks;
 
 static struct env {
 	bool json;
@@ -59,6 +56,9 @@ static struct env {
 	long wakeup_bytes;	/* -1: default (a quarter of the ring buffer) */
 	const char *pcapng;
 	bool no_egress;
+	bool probe;
+	enum attach_mode attach;
+	const char *btf;
 } env = { .pid = -1, .wakeup_bytes = -1 };
 
 static volatile sig_atomic_t exiting;
@@ -81,6 +81,10 @@ static const char usage[] =
 "      --pcapng FILE          write each RST packet to FILE (pcapng), with a comment giving\n"
 "                             cause, origin, owner and kernel reason (tshark -e frame.comment)\n"
 "      --no-egress            do not watch packets leaving (no netfilter/injected RSTs)\n"
+"      --attach MODE          auto (default), tracepoint, fentry or kprobe: how resets that\n"
+"                             answer a segment are caught (kernels before 6.10 need a hook)\n"
+"      --btf PATH             BTF of the running kernel, for kernels built without it\n"
+"      --probe                print the attach plan for this kernel and what is missing\n"
 "  -v, --verbose              print the attach plan and libbpf messages\n"
 "  -h, --help                 this text\n"
 "\n"
@@ -99,7 +103,8 @@ static const char usage[] =
 "On SIGINT/SIGTERM: flush, print a summary on stderr (events by cause, captured against the\n"
 "kernel's TcpOutRsts), exit 0. Exit 1: environment error (privileges, BTF); 2: bad usage.\n";
 
-enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS };
+enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS, OPT_PROBE,
+       OPT_ATTACH, OPT_BTF };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -117,6 +122,9 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ "pcapng", required_argument, NULL, OPT_PCAPNG },
 	{ "no-egress", no_argument, NULL, OPT_NO_EGRESS },
+	{ "probe", no_argument, NULL, OPT_PROBE },
+	{ "attach", required_argument, NULL, OPT_ATTACH },
+	{ "btf", required_argument, NULL, OPT_BTF },
 	/* for measurements: wake the consumer once this many bytes wait (1: every event) */
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
 	{},
@@ -232,6 +240,23 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_NO_EGRESS:
 			env.no_egress = true;
+			break;
+		case OPT_PROBE:
+			env.probe = true;
+			break;
+		case OPT_ATTACH: {
+			int m = attach_mode_from_name(optarg);
+
+			if (m < 0)
+				die_usage("--attach %s: expected auto, tracepoint, fentry or kprobe",
+					  optarg);
+			env.attach = m;
+			break;
+		}
+		case OPT_BTF:
+			if (access(optarg, R_OK))
+				die_usage("--btf %s: %s", optarg, strerror(errno));
+			env.btf = optarg;
 			break;
 		case OPT_WAKEUP:
 			env.wakeup_bytes = parse_long("--wakeup-bytes", optarg, 0, 1L << 30);
@@ -710,30 +735,6 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 	ns_snapshot_free(&end);
 }
 
-struct prog_plan {
-	struct bpf_program *btf, *raw;	/* alternatives: tp_btf preferred, raw_tp fallback */
-	enum kinfo_tp tp;
-	const char *what;
-	bool required;
-};
-
-static void plan_programs(struct rstwhy_bpf *skel, struct prog_plan *plan, int n)
-{
-	struct bpf_program *p;
-
-	/* nothing loads unless the plan says so */
-	bpf_object__for_each_program(p, skel->obj)
-		bpf_program__set_autoload(p, false);
-	for (int i = 0; i < n; i++) {
-		if (!run.ki.has_tp[plan[i].tp])
-			continue;
-		if (plan[i].btf)
-			bpf_program__set_autoload(plan[i].btf, true);
-		else if (plan[i].raw)
-			bpf_program__set_autoload(plan[i].raw, true);
-	}
-}
-
 /*
  * Subcommands that are not the tracer (offline analysis, self test): each lives in its own
  * file and is declared in subcmd.h.
@@ -748,10 +749,10 @@ static const struct subcmd {
 
 int main(int argc, char **argv)
 {
+	static struct loader ld;
 	struct rstwhy_bpf *skel = NULL;
 	struct ring_buffer *rb = NULL;
 	struct ns_snapshot start = {};
-	struct bpf_program *p;
 	time_t deadline = 0;
 	uint64_t hooked;
 	int err, ret = EXIT_ENV;
@@ -768,10 +769,15 @@ int main(int argc, char **argv)
 	}
 	libbpf_set_print(libbpf_print);
 
-	err = kinfo_load(&run.ki, NULL);
+	err = kinfo_load(&run.ki, env.btf);
 	if (err) {
-		fprintf(stderr, "rstwhy: kernel %s has no BTF (/sys/kernel/btf/vmlinux): rstwhy "
-			"needs a kernel built with CONFIG_DEBUG_INFO_BTF=y\n", run.ki.release);
+		if (env.btf)
+			fprintf(stderr, "rstwhy: --btf %s: not a BTF file (%s)\n", env.btf,
+				strerror(-err));
+		else
+			fprintf(stderr, "rstwhy: kernel %s has no BTF (/sys/kernel/btf/vmlinux): use a "
+				"kernel built with CONFIG_DEBUG_INFO_BTF=y, or give this kernel's BTF "
+				"with --btf PATH (e.g. from btfhub or pahole -J)\n", run.ki.release);
 		return EXIT_ENV;
 	}
 	if (run.ki.send_reset_args < 0) {
@@ -795,80 +801,41 @@ int main(int argc, char **argv)
 			run.out.width = ws.ws_col;
 	}
 
-	skel = rstwhy_bpf__open();
-	if (!skel) {
-		fprintf(stderr, "rstwhy: cannot open the BPF object: %s\n", strerror(errno));
-		goto out;
-	}
-	skel->rodata->filter_netns = env.netns;
-	skel->rodata->want_stacks = env.stacks;
-	skel->rodata->want_recv = env.recv;
-	skel->rodata->reason_arg = run.ki.send_reset_args >= 3;
-	skel->rodata->egress_stack_pkts = env.pcapng != NULL;
-	skel->rodata->wakeup_bytes = env.wakeup_bytes >= 0 ? env.wakeup_bytes :
-				     bpf_map__max_entries(skel->maps.events) / 4;
+	{
+		struct loader_opts lo = {
+			.netns = env.netns, .stacks = env.stacks, .recv = env.recv,
+			.egress = !env.no_egress, .egress_required = env.pcapng != NULL,
+			.egress_stack_pkts = env.pcapng != NULL, .wakeup_bytes = env.wakeup_bytes,
+			.attach = env.attach, .verbose = env.verbose,
+		};
+		char why[300];
 
-	struct prog_plan plan[] = {
-		{ skel->progs.rw_send_reset, skel->progs.rw_send_reset_raw, KTP_SEND_RESET,
-		  "tcp:tcp_send_reset", true },
-		{ env.recv ? skel->progs.rw_recv_reset : NULL,
-		  env.recv ? skel->progs.rw_recv_reset_raw : NULL, KTP_RECV_RESET,
-		  "tcp:tcp_receive_reset", env.recv },
-		{ skel->progs.rw_set_state, skel->progs.rw_set_state_raw, KTP_SET_STATE,
-		  "sock:inet_sock_set_state (owners, state before reset)", false },
-		{ skel->progs.rw_sock_send, NULL, KTP_SEND_LENGTH,
-		  "sock:sock_send_length (owners)", false },
-		{ skel->progs.rw_sock_recv, NULL, KTP_RECV_LENGTH,
-		  "sock:sock_recv_length (owners)", false },
-		{ skel->progs.rw_destroy, skel->progs.rw_destroy_raw, KTP_DESTROY_SOCK,
-		  "tcp:tcp_destroy_sock (owner map hygiene)", false },
-		{ env.no_egress ? NULL : skel->progs.rw_dev_queue,
-		  env.no_egress ? NULL : skel->progs.rw_dev_queue_raw, KTP_DEV_QUEUE,
-		  "net:net_dev_queue (firewall and injected RSTs, --pcapng)", env.pcapng != NULL },
-	};
-	plan_programs(skel, plan, sizeof(plan) / sizeof(plan[0]));
-	bpf_program__set_autoload(skel->progs.rw_accept4, true);
-	bpf_program__set_autoload(skel->progs.rw_accept, true);
-
-	err = rstwhy_bpf__load(skel);
-	if (err) {
-		if (err == -EPERM)
-			fprintf(stderr, "rstwhy: the kernel refused to load BPF programs (EPERM): run "
-				"as root, and check kernel.unprivileged_bpf_disabled / lockdown\n");
-		else
-			fprintf(stderr, "rstwhy: cannot load the BPF programs: %s (run with -v for "
-				"the verifier log)\n", strerror(-err));
-		goto out;
-	}
-
-	bpf_object__for_each_program(p, skel->obj) {
-		struct bpf_link *link;
-		bool required = false;
-
-		if (!bpf_program__autoload(p))
-			continue;
-		for (size_t i = 0; i < sizeof(plan) / sizeof(plan[0]); i++)
-			if ((plan[i].btf == p || plan[i].raw == p) && plan[i].required)
-				required = true;
-		link = bpf_program__attach(p);
-		if (!link) {
-			err = -errno;
-			if (required) {
-				fprintf(stderr, "rstwhy: cannot attach %s: %s\n",
-					bpf_program__name(p), strerror(-err));
-				goto out;
-			}
-			if (env.verbose)
-				fprintf(stderr, "rstwhy: optional probe %s not attached: %s\n",
-					bpf_program__name(p), strerror(-err));
-			continue;
+		err = loader_start(&ld, &lo, &run.ki, run.ks, why, sizeof(why));
+		if (err && env.attach >= ATTACH_FENTRY) {
+			fprintf(stderr, "rstwhy: --attach=%s is not available on kernel %s (%s): "
+				"use --attach=auto\n", attach_mode_name(env.attach), run.ki.release,
+				why);
+			goto out;
+		} else if (err) {
+			if (err == -EPERM)
+				fprintf(stderr, "rstwhy: the kernel refused to load BPF programs "
+					"(%s): run as root; check lockdown and "
+					"kernel.unprivileged_bpf_disabled\n", why);
+			else
+				fprintf(stderr, "rstwhy: cannot attach to kernel %s: %s (-v shows the "
+					"verifier log)\n", run.ki.release, why);
+			goto out;
 		}
-		if (nlinks < MAX_LINKS)
-			links[nlinks++] = link;
-		if (env.verbose)
-			fprintf(stderr, "rstwhy: attached %s (%s)\n", bpf_program__name(p),
-				bpf_program__section_name(p));
+		skel = ld.skel;
+		if (env.probe) {
+			loader_print_plan(&ld, &run.ki, stdout);
+			loader_probe_hooks(&lo, &run.ki, run.ks, ld.passive, stdout);
+			ret = 0;
+			goto out;
+		}
 	}
+	if (env.verbose)
+		loader_print_plan(&ld, &run.ki, stderr);
 
 	listeners_fd = bpf_map__fd(skel->maps.listeners);
 	if (env.pcapng) {
@@ -937,9 +904,7 @@ int main(int argc, char **argv)
 out:
 	ring_buffer__free(rb);
 	pcapng_close(pcap);
-	while (nlinks > 0)
-		bpf_link__destroy(links[--nlinks]);
-	rstwhy_bpf__destroy(skel);
+	loader_stop(&ld);
 	ns_snapshot_free(&start);
 	ksyms_free(run.ks);
 	kinfo_free(&run.ki);

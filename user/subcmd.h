@@ -7,6 +7,11 @@
 #ifndef RW_SUBCMD_H
 #define RW_SUBCMD_H
 
-#define SUBCMDS
+int cmd_match(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+
+#define SUBCMDS \
+	{ "match", cmd_match }, \
+	{ "diff", cmd_diff },
 
 #endif
