@@ -21,7 +21,7 @@ LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
 # packages `make run` and `make test` need on Debian 12
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libpcap-dev \
 	libjson-c-dev
-DEB_TEST := bats jq iproute2 nftables tcpdump
+DEB_TEST := bats jq iproute2 nftables tcpdump tshark iptables
 
 ifeq ($(V),1)
 Q =
@@ -34,7 +34,7 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all run test deps deps-test clean unit
 
-all: rstwhy $(OUTPUT)/rstgen
+all: rstwhy $(OUTPUT)/rstgen $(OUTPUT)/rstinject
 
 $(OUTPUT):
 	$(Q)mkdir -p $@
@@ -61,6 +61,10 @@ $(OUTPUT)/rstgen: tools/rstgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
+$(OUTPUT)/rstinject: tools/rstinject.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
 $(OUTPUT)/test_classify: tests/test_classify.c $(LIB_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
@@ -79,7 +83,8 @@ run: deps
 	./rstwhy $(ARGS)
 
 test: deps-test
-	$(MAKE) --no-print-directory all unit
+	@tools/deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_KERNELS)
+	$(MAKE) --no-print-directory all unit static
 	tests/run
 
 clean:
