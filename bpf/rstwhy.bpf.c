@@ -44,6 +44,8 @@ const volatile bool egress_stack_pkts = false;	/* also the stack's own RSTs (for
  * active ones only, so that nothing is counted twice.
  */
 const volatile bool passive_by_hook = false;
+const volatile bool aggregate = false;		/* count in the agg map, no ring buffer */
+const volatile bool no_egress_watch = false;	/* net_dev_queue is not attached */
 const volatile bool hook_has_reason = false;	/* tcp_v4_send_reset(sk, skb, reason): 6.10+ */
 
 struct {
@@ -96,6 +98,50 @@ struct {
 	__type(key, struct listener_key);
 	__type(value, struct owner_rec);
 } listeners SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct rw_agg_key);
+	__type(value, __u64);
+} agg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__uint(value_size, RW_MAX_STACK * sizeof(__u64));
+} stacks SEC(".maps");
+
+/*
+ * IPv6 resets answering a segment with no socket leave without any socket on the skb (IPv4
+ * ones go through the per-CPU control socket): the egress hook would take them for netfilter.
+ * The send-reset hook, which runs before they are sent, notes them here.
+ */
+struct stack_rst_key {
+	__u32 netns;
+	__u16 sport;
+	__u16 dport;
+	__u32 seq;
+	__u32 ack;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct stack_rst_key);
+	__type(value, __u8);
+} stack_rsts SEC(".maps");
+
+/* the record being built when it does not go to the ring buffer */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rw_event);
+} scratch SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -483,6 +529,77 @@ static __always_inline __u32 skb_netns(const struct sk_buff *skb)
 	return BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 }
 
+static __always_inline void note_stack_rst(const struct rw_event *e)
+{
+	struct stack_rst_key k = {};
+	__u8 one = 1;
+
+	k.netns = e->netns;
+	k.sport = e->sport;
+	k.dport = e->dport;
+	/* RFC 793: seq = the segment's ACK, or ACK the whole segment */
+	if (e->in_flags & 0x10)
+		k.seq = e->in_ack;
+	else
+		k.ack = e->in_seq + e->in_payload + !!(e->in_flags & 0x02) + !!(e->in_flags & 0x01);
+	__builtin_memcpy(k.saddr, e->saddr, 16);
+	__builtin_memcpy(k.daddr, e->daddr, 16);
+	bpf_map_update_elem(&stack_rsts, &k, &one, BPF_ANY);
+}
+
+static __always_inline struct rw_event *new_event(void)
+{
+	struct rw_event *e;
+	__u32 zero = 0;
+
+	if (aggregate)
+		return bpf_map_lookup_elem(&scratch, &zero);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e)
+		count(RW_CNT_RB_FAIL);
+	return e;
+}
+
+/* count the event under its evidence: what rw_classify() needs, nothing per connection */
+static __always_inline int add_to_agg(void *ctx, const struct rw_event *e, bool need_stack)
+{
+	struct rw_agg_key k = {};
+	__u64 one = 1, *v;
+
+	k.type = e->type;
+	k.netns = e->netns;
+	k.flags = e->flags;
+	k.reason = e->reason;
+	k.stackid = need_stack ? bpf_get_stackid(ctx, &stacks, 0) : -1;
+	if (k.stackid >= 0)
+		k.flags |= RW_F_STACK;
+	k.family = e->family;
+	k.lport = e->type == RW_EV_RECV ? e->dport : e->sport;
+	k.state = e->state;
+	k.prev_state = e->prev_state;
+	k.tw_substate = e->tw_substate;
+	k.in_flags = e->in_flags & 0x17;	/* FIN SYN RST ACK */
+	k.has_payload = e->in_payload > 0;
+	k.has_unread = (e->flags & RW_F_FULLSOCK) && e->rcv_nxt != e->copied_seq;
+	k.linger0 = (e->flags & RW_F_LINGER) && !e->lingertime;
+	k.linger2_neg = e->linger2 < 0;
+	k.owner_src = e->owner_src;
+	if (e->flags & RW_F_OWNER) {
+		k.owner = e->owner;
+		k.owner.pid = k.owner.tgid;
+	}
+	if (!(e->flags & RW_F_SKB) && e->type == RW_EV_SENT) {
+		k.actor = e->actor;
+		k.actor.pid = k.actor.tgid;
+	}
+	v = bpf_map_lookup_elem(&agg, &k);
+	if (v)
+		*v += 1;
+	else
+		bpf_map_update_elem(&agg, &k, &one, BPF_NOEXIST);
+	return 0;
+}
+
 static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 					 const struct sk_buff *skb, __u32 reason, bool has_reason)
 {
@@ -494,11 +611,9 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 		return 0;
 	count(RW_CNT_SENT);
 
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(RW_CNT_RB_FAIL);
+	e = new_event();
+	if (!e)
 		return 0;
-	}
 	/* the record is written field by field; clear what may be left unset */
 	__builtin_memset(e, 0, __builtin_offsetof(struct rw_event, stack));
 	e->type = RW_EV_SENT;
@@ -514,11 +629,16 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 	if (skb)
 		read_skb(e, skb);
 	fill_task(&e->actor);
+	if (!sk && skb && e->family == AF_INET6 && !no_egress_watch)
+		note_stack_rst(e);
 	/*
 	 * The stack is needed to tell apart the active resets (close, disconnect, listener close,
 	 * ss -K, timers all say TCP_STATE or nothing) and resets on a listener; passive resets on
 	 * other sockets are decided by the reason, the state and the segment.
 	 */
+	if (aggregate)
+		return add_to_agg(ctx, e, !skb || !has_reason || (e->flags & RW_F_REQSK) ||
+				  e->state == TCP_LISTEN);
 	if (want_stacks || !skb || !has_reason ||
 	    (e->flags & RW_F_REQSK) || e->state == TCP_LISTEN) {
 		e->stack_len = bpf_get_stack(ctx, e->stack, sizeof(e->stack), 0);
@@ -691,11 +811,9 @@ static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
 	if (filter_netns && netns != filter_netns)
 		return 0;
 	count(RW_CNT_RECV);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(RW_CNT_RB_FAIL);
+	e = new_event();
+	if (!e)
 		return 0;
-	}
 	__builtin_memset(e, 0, __builtin_offsetof(struct rw_event, stack));
 	e->type = RW_EV_RECV;
 	e->ts_ns = bpf_ktime_get_ns();
@@ -713,6 +831,8 @@ static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
 		e->dport = p;
 	}
 	fill_task(&e->actor);
+	if (aggregate)
+		return add_to_agg(ctx, e, false);
 	if (want_stacks) {
 		e->stack_len = bpf_get_stack(ctx, e->stack, sizeof(e->stack), 0);
 		if (e->stack_len > 0)
@@ -786,6 +906,24 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb)
 
 	sk = BPF_CORE_READ(skb, sk);
 	kind = RW_EG_NETFILTER;
+	if (!sk && proto == ETH_P_IPV6) {
+		struct stack_rst_key k = {};
+		__be32 w[2];
+
+		k.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+		bpf_probe_read_kernel(w, 4, head + nh + off);
+		k.sport = bpf_ntohs(((__u16 *)w)[0]);
+		k.dport = bpf_ntohs(((__u16 *)w)[1]);
+		bpf_probe_read_kernel(w, 8, head + nh + off + 4);
+		k.seq = bpf_ntohl(w[0]);
+		k.ack = (tflags & 0x10) ? bpf_ntohl(w[1]) : 0;
+		__builtin_memcpy(k.saddr, ipb + 8, 16);
+		__builtin_memcpy(k.daddr, ipb + 24, 16);
+		if (bpf_map_lookup_elem(&stack_rsts, &k)) {
+			bpf_map_delete_elem(&stack_rsts, &k);
+			kind = RW_EG_STACK;
+		}
+	}
 	if (sk) {
 		__u16 skfam = BPF_CORE_READ(sk, __sk_common.skc_family);
 		__u8 st = BPF_CORE_READ(sk, __sk_common.skc_state);
