@@ -133,6 +133,32 @@ struct rw_event {
 	__u64 stack[RW_MAX_STACK];
 };
 
+/*
+ * --summary/--prometheus without per-event output: events are counted in the kernel per
+ * distinct evidence (what the classifier needs), so a storm costs no per-event user work.
+ */
+struct rw_agg_key {
+	__u32 type;		/* RW_EV_SENT / RW_EV_RECV */
+	__u32 netns;
+	__u32 flags;		/* RW_F_* */
+	__u32 reason;
+	__s32 stackid;		/* in the stacks map; -1: none */
+	__u16 family;
+	__u16 lport;		/* this host's port */
+	__u8 state;
+	__u8 prev_state;
+	__u8 tw_substate;
+	__u8 in_flags;
+	__u8 has_payload;
+	__u8 has_unread;
+	__u8 linger0;		/* SO_LINGER on with time 0 */
+	__u8 linger2_neg;	/* TCP_LINGER2 < 0 */
+	__u8 owner_src;
+	__u8 pad[3];
+	struct rw_task owner;	/* pid = tgid */
+	struct rw_task actor;	/* active resets only; pid = tgid */
+};
+
 /* a RST seen at egress (net:net_dev_queue): the packet itself and who built it */
 struct rw_pkt {
 	__u32 type;		/* RW_EV_EGRESS */

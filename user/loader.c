@@ -118,6 +118,8 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 				     bpf_map__max_entries(skel->maps.events) / 4;
 	skel->rodata->passive_by_hook = passive == ATTACH_FENTRY || passive == ATTACH_KPROBE;
 	skel->rodata->hook_has_reason = ki->v4_reset_args >= 3;
+	skel->rodata->aggregate = o->aggregate;
+	skel->rodata->no_egress_watch = !o->egress;
 
 	struct hook hooks[] = {
 		{ "tcp:tcp_send_reset", { skel->progs.rw_send_reset, skel->progs.rw_send_reset_raw,

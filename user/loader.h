@@ -33,6 +33,7 @@ struct loader_opts {
 	bool egress_required;
 	bool egress_stack_pkts;
 	long wakeup_bytes;	/* -1: default */
+	bool aggregate;		/* count in the kernel (--summary, --quiet), no per-event records */
 	enum attach_mode attach;
 	bool verbose;
 };
