@@ -766,6 +766,16 @@ static int64_t i64abs(int64_t v)
 	return v < 0 ? -v : v;
 }
 
+/* a + b, saturated: times in a crafted file may be anything */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN + 1;
+	return r;
+}
+
 struct matcher {
 	struct capture cap;
 	struct jev_file evf;
@@ -845,7 +855,7 @@ static void do_match(struct matcher *m)
 			continue;
 		for (; k < ntup && !memcmp(m->h[tupi[k]].skey, r->skey, TKEY_LEN); k++) {
 			struct hev *h = &m->h[tupi[k]];
-			int64_t d = i64abs(r->ts - m->offset - h->j->time_ns);
+			int64_t d = i64abs(sat_add(r->ts, -sat_add(m->offset, h->j->time_ns)));
 
 			if (h->rst >= 0 || d > m->window)
 				continue;
@@ -888,6 +898,20 @@ static void do_match(struct matcher *m)
 				r->copy_of = ci[y];
 				r->ev = o->ev;
 				break;
+			}
+		}
+		/* copies of a RST the host did not send: the earliest one stands for all */
+		for (size_t x = a; x < b; x++) {
+			struct crst *r = &c->r[ci[x]];
+
+			for (size_t y = a; y < x && r->how == M_NONE; y++) {
+				const struct crst *o = &c->r[ci[y]];
+
+				if (o->how != M_NONE || o->copy_of >= 0 ||
+				    r->ts - o->ts > COPY_WINDOW_NS ||
+				    (o->s.has_ipid && r->s.has_ipid && o->s.ipid != r->s.ipid))
+					continue;
+				r->copy_of = ci[y];
 			}
 		}
 		a = b;
@@ -1020,7 +1044,11 @@ static void text_rst(FILE *f, const struct matcher *m, const struct crst *r)
 	fmt_numbers(r->s.seq, r->s.ack, r->s.flags, nums, sizeof(nums));
 	fprintf(f, "%s  %s > %s  %-28s  ", t, s, d, nums);
 	if (r->how == M_NONE) {
-		fprintf(f, "NOT sent by this host%s\n", hint_text(not_host_hint(m, r)));
+		fprintf(f, "NOT sent by this host%s", hint_text(not_host_hint(m, r)));
+		if (r->copy_of >= 0)
+			fprintf(f, " [the same packet again, captured twice: see packet %ld]",
+				m->cap.r[r->copy_of].pkt);
+		fputc('\n', f);
 		return;
 	}
 	fputs("sent by this host: ", f);
@@ -1116,6 +1144,9 @@ static void json_rst(FILE *f, const struct matcher *m, const struct crst *r)
 	json_object_object_add(o, "sent_by_host", json_object_new_boolean(r->how != M_NONE));
 	if (r->how == M_NONE) {
 		jadd_str(o, "hint", hint_id(not_host_hint(m, r)));
+		if (r->copy_of >= 0)
+			json_object_object_add(o, "copy_of_packet",
+					       json_object_new_int64(m->cap.r[r->copy_of].pkt));
 	} else {
 		jadd_str(o, "match", how_id(r->how));
 		if (r->how == M_COPY)
@@ -1155,7 +1186,7 @@ struct cause_count {
 
 static bool in_capture_span(const struct matcher *m, const struct hev *h)
 {
-	int64_t t = h->j->time_ns + m->offset;
+	int64_t t = sat_add(h->j->time_ns, m->offset);
 
 	return m->cap.packets && t >= m->cap.first_ts - SPAN_SLACK_NS &&
 	       t <= m->cap.last_ts + SPAN_SLACK_NS;
@@ -1178,7 +1209,7 @@ static int warnings(const struct matcher *m, long host, const char **w)
 	int n = 0;
 
 	for (size_t i = 0; i < m->nh; i++) {
-		int64_t t = m->h[i].j->time_ns + m->offset;
+		int64_t t = sat_add(m->h[i].j->time_ns, m->offset);
 
 		if (!i || t < lo)
 			lo = t;
@@ -1219,6 +1250,10 @@ static int report(struct matcher *m, bool json)
 			json_rst(stdout, m, r);
 		else
 			text_rst(stdout, m, r);
+		if (r->how == M_NONE && r->copy_of >= 0) {
+			copies++;
+			continue;
+		}
 		if (r->how == M_NONE) {
 			nothost++;
 			in_name += not_host_hint(m, r) == H_HOST_SRC;
