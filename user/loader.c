@@ -109,6 +109,7 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 	l->skel = skel;
 	l->flavor = fl;
 	l->passive = passive;
+	l->aggregate = o->aggregate;
 	skel->rodata->filter_netns = o->netns;
 	skel->rodata->want_stacks = o->stacks;
 	skel->rodata->want_recv = o->recv;

@@ -50,6 +50,7 @@ struct loader {
 	enum tp_flavor flavor;
 	enum attach_mode passive;	/* what reports passive resets */
 	bool gap;			/* resets with no full socket are not seen */
+	bool aggregate;			/* counting in the kernel's agg map */
 	int nnotes;
 	char notes[LOADER_MAX_NOTES][200];	/* the plan, one line per hook */
 };

@@ -32,9 +32,14 @@
 #include "output.h"
 #include "pcapng.h"
 #include "prefill.h"
+#include "prom.h"
+#include "summary.h"
+#include "agg.h"
+#include "listeners.h"
 #include "subcmd.h"
 #include "report.h"
 
+#define RSTWHY_VERSION "0.2"
 #define EXIT_USAGE 2
 #define EXIT_ENV 1
 #define MAX_PORTS 64
@@ -59,9 +64,18 @@ static struct env {
 	bool probe;
 	enum attach_mode attach;
 	const char *btf;
-} env = { .pid = -1, .wakeup_bytes = -1 };
+	double summary;		/* --summary interval in seconds, 0: off */
+	bool quiet;
+	const char *prometheus;
+	long prom_max_series;
+} env = { .pid = -1, .wakeup_bytes = -1, .prom_max_series = 1000 };
 
 static volatile sig_atomic_t exiting;
+static struct sockaddr_storage prom_addr;
+static socklen_t prom_addrlen;
+static struct agg agg;
+static bool aggregating;	/* --summary or --prometheus */
+static bool per_event = true;	/* table or JSON line per event */
 
 static const char usage[] =
 "Usage: rstwhy [OPTION...]\n"
@@ -85,6 +99,13 @@ static const char usage[] =
 "                             answer a segment are caught (kernels before 6.10 need a hook)\n"
 "      --btf PATH             BTF of the running kernel, for kernels built without it\n"
 "      --probe                print the attach plan for this kernel and what is missing\n"
+"      --summary[=SECS]       a top-like view every SECS (default 2): RSTs per cause, origin,\n"
+"                             port and owner, and the listeners on those ports (-j: JSON\n"
+"                             lines); counted in the kernel, no per-event output\n"
+"  -q, --quiet                no per-event output (with --prometheus)\n"
+"      --prometheus ADDR:PORT serve /metrics (e.g. 127.0.0.1:9464, [::1]:9464, :9464)\n"
+"      --prom-max-series N    at most N rstwhy_rst_total series, the rest fold into\n"
+"                             port=\"other\" (default 1000)\n"
 "  -v, --verbose              print the attach plan and libbpf messages\n"
 "  -h, --help                 this text\n"
 "\n"
@@ -104,7 +125,7 @@ static const char usage[] =
 "kernel's TcpOutRsts), exit 0. Exit 1: environment error (privileges, BTF); 2: bad usage.\n";
 
 enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS, OPT_PROBE,
-       OPT_ATTACH, OPT_BTF };
+       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -125,6 +146,10 @@ static const struct option long_opts[] = {
 	{ "probe", no_argument, NULL, OPT_PROBE },
 	{ "attach", required_argument, NULL, OPT_ATTACH },
 	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "summary", optional_argument, NULL, OPT_SUMMARY },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "prometheus", required_argument, NULL, OPT_PROM },
+	{ "prom-max-series", required_argument, NULL, OPT_PROM_MAX },
 	/* for measurements: wake the consumer once this many bytes wait (1: every event) */
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
 	{},
@@ -191,7 +216,7 @@ static void parse_args(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jp:P:46rsd:vh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jp:P:46rsd:vhq", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			env.json = true;
@@ -253,6 +278,34 @@ static void parse_args(int argc, char **argv)
 			env.attach = m;
 			break;
 		}
+		case 'q':
+			env.quiet = true;
+			break;
+		case OPT_SUMMARY: {
+			char *end;
+
+			env.summary = 2;
+			if (optarg) {
+				errno = 0;
+				env.summary = strtod(optarg, &end);
+				if (errno || end == optarg || *end || !(env.summary >= 0.1) ||
+				    env.summary > 3600)
+					die_usage("--summary=%s: the interval is a number of seconds "
+						  "from 0.1 to 3600", optarg);
+			}
+			break;
+		}
+		case OPT_PROM: {
+			char perr[300];
+
+			if (prom_parse_addr(optarg, &prom_addr, &prom_addrlen, perr, sizeof(perr)))
+				die_usage("%s", perr);
+			env.prometheus = optarg;
+			break;
+		}
+		case OPT_PROM_MAX:
+			env.prom_max_series = parse_long("--prom-max-series", optarg, 1, 100000);
+			break;
 		case OPT_BTF:
 			if (access(optarg, R_OK))
 				die_usage("--btf %s: %s", optarg, strerror(errno));
@@ -505,7 +558,10 @@ static void show(const struct rw_report *r)
 	if (!wanted(r))
 		return;
 	run.shown++;
-	out_event(stdout, &run.out, r);
+	if (aggregating)
+		agg_add(&agg, r, 1);
+	if (per_event)
+		out_event(stdout, &run.out, r);
 	if (pcap && r->e->type == RW_EV_SENT) {
 		if (r->pkt) {
 			char c[200];
@@ -588,7 +644,14 @@ static struct {
 } ns_sent[NS_SLOTS];
 static uint64_t ns_overflow;
 
+static void count_ns_n(uint32_t ino, uint64_t n);
+
 static void count_ns(uint32_t ino)
+{
+	count_ns_n(ino, 1);
+}
+
+static void count_ns_n(uint32_t ino, uint64_t n)
 {
 	uint32_t h = ino * 2654435761u;
 
@@ -597,11 +660,11 @@ static void count_ns(uint32_t ino)
 
 		if (ns_sent[k].ino == ino || !ns_sent[k].ino) {
 			ns_sent[k].ino = ino;
-			ns_sent[k].sent++;
+			ns_sent[k].sent += n;
 			return;
 		}
 	}
-	ns_overflow++;
+	ns_overflow += n;
 }
 
 static uint64_t sent_in(const struct ns_snapshot *snap)
@@ -658,6 +721,14 @@ static int handle_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static double mono_secs(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
 static int64_t mono_to_real_offset(void)
 {
 	struct timespec m, r;
@@ -678,6 +749,11 @@ static uint64_t sum_counter(struct rstwhy_bpf *skel, __u32 idx)
 	for (int i = 0; i < ncpu; i++)
 		sum += vals[i];
 	return sum;
+}
+
+static uint64_t kernel_lost(struct rstwhy_bpf *skel)
+{
+	return sum_counter(skel, RW_CNT_RB_FAIL);
 }
 
 static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *start,
@@ -735,6 +811,49 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 	ns_snapshot_free(&end);
 }
 
+static struct listeners lstn;
+static struct prom *prom;
+static char build_labels[300];
+
+/* the (netns, port) pairs whose listeners the summary shows: the rows', and -P with --netns */
+static void poll_listeners(void)
+{
+	static uint32_t ns[256];
+	static uint16_t ports[256];
+	int n = 0;
+
+	for (int i = 0; i < agg.n && n < 256; i++)
+		if (!agg.rows[i].received || agg.rows[i].port) {
+			ns[n] = agg.rows[i].netns;
+			ports[n++] = agg.rows[i].port;
+		}
+	for (int i = 0; env.netns && i < env.nports && n < 256; i++) {
+		ns[n] = env.netns;
+		ports[n++] = env.ports[i];
+	}
+	listeners_poll(&lstn, ns, ports, n);
+}
+
+static uint64_t kernel_lost(struct rstwhy_bpf *skel);
+
+/* one interval of --summary / --prometheus */
+static void refresh(struct rstwhy_bpf *skel, bool kernel_agg, double elapsed)
+{
+	struct summary_opts so = { .json = env.json, .interval = env.summary,
+				   .clear = !env.json && isatty(STDOUT_FILENO) };
+
+	if (kernel_agg)
+		run.sent += agg_poll_kernel(&agg, bpf_map__fd(skel->maps.agg),
+					    bpf_map__fd(skel->maps.stacks), &run.ki, run.ks,
+					    count_ns_n);
+	agg_sort(&agg);
+	poll_listeners();
+	if (env.summary > 0)
+		summary_print(stdout, &so, &agg, &lstn, elapsed, kernel_lost(skel));
+	prom_update(prom, &agg, &lstn, kernel_lost(skel), run.sent, build_labels);
+	agg_roll(&agg);
+}
+
 /*
  * Subcommands that are not the tracer (offline analysis, self test): each lives in its own
  * file and is declared in subcmd.h.
@@ -754,6 +873,7 @@ int main(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct ns_snapshot start = {};
 	time_t deadline = 0;
+	double last_refresh = mono_secs();
 	uint64_t hooked;
 	int err, ret = EXIT_ENV;
 
@@ -761,6 +881,8 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], sc->name))
 			return sc->fn(argc - 1, argv + 1);
 	parse_args(argc, argv);
+	aggregating = env.summary > 0 || env.prometheus;
+	per_event = !(env.summary > 0 || env.quiet);
 
 	if (!privileged()) {
 		fprintf(stderr, "rstwhy: needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
@@ -807,6 +929,7 @@ int main(int argc, char **argv)
 			.egress = !env.no_egress, .egress_required = env.pcapng != NULL,
 			.egress_stack_pkts = env.pcapng != NULL, .wakeup_bytes = env.wakeup_bytes,
 			.attach = env.attach, .verbose = env.verbose,
+			.aggregate = !per_event && !env.pcapng,
 		};
 		char why[300];
 
@@ -860,6 +983,26 @@ int main(int argc, char **argv)
 			fprintf(stderr, "rstwhy: owners of existing sockets from /proc: %d listeners, "
 				"%d connections\n", nl, nt);
 	}
+	if (aggregating && listeners_init(&lstn)) {
+		fprintf(stderr, "rstwhy: cannot open this thread's network namespace: %s\n",
+			strerror(errno));
+		goto out;
+	}
+	snprintf(build_labels, sizeof(build_labels), "version=\"%s\",kernel=\"%s\","
+		 "tracepoints=\"%s\",passive=\"%s\"", RSTWHY_VERSION, run.ki.release,
+		 ld.flavor == TPF_BTF ? "tp_btf" : ld.flavor == TPF_RAW ? "raw_tp" : "tracepoint",
+		 attach_mode_name(ld.passive));
+	if (env.prometheus) {
+		char perr[300];
+
+		prom = prom_start(&prom_addr, prom_addrlen, env.prom_max_series, perr,
+				  sizeof(perr));
+		if (!prom) {
+			fprintf(stderr, "rstwhy: --prometheus %s: %s\n", env.prometheus, perr);
+			goto out;
+		}
+		prom_update(prom, &agg, &lstn, 0, 0, build_labels);
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	ns_snapshot_take(&start, env.netns, env.netns_arg);
@@ -874,7 +1017,8 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 	}
-	out_table_header(stdout, &run.out);
+	if (per_event)
+		out_table_header(stdout, &run.out);
 	fflush(stdout);
 	if (env.duration)
 		deadline = time(NULL) + env.duration;
@@ -891,6 +1035,14 @@ int main(int argc, char **argv)
 		pcap_expire(false);
 		round_no++;
 		fflush(stdout);
+		if (aggregating) {
+			double now = mono_secs(), period = env.summary > 0 ? env.summary : 1.0;
+
+			if (now - last_refresh >= period) {
+				refresh(skel, ld.aggregate, now - last_refresh);
+				last_refresh = now;
+			}
+		}
 		if (deadline && time(NULL) >= deadline)
 			break;
 	}
@@ -898,12 +1050,30 @@ int main(int argc, char **argv)
 	ring_buffer__consume(rb);
 	flush_held(true);
 	pcap_expire(true);
+	if (aggregating)
+		refresh(skel, ld.aggregate, mono_secs() - last_refresh);
+	if (ld.aggregate) {
+		/* counted in the kernel: the closing summary's numbers come from the rows */
+		memset(run.by_cause, 0, sizeof(run.by_cause));
+		run.shown = 0;
+		for (int i = 0; i < agg.n; i++) {
+			if (!agg.rows[i].received)
+				run.by_cause[agg.rows[i].cause] += agg.rows[i].total;
+			else
+				run.recv += agg.rows[i].total;
+			run.shown += agg.rows[i].total;
+		}
+	}
 	fflush(stdout);
 	print_summary(skel, &start, hooked);
 	ret = 0;
 out:
+	prom_stop(prom);
 	ring_buffer__free(rb);
 	pcapng_close(pcap);
+	if (aggregating)
+		listeners_free(&lstn);
+	agg_free(&agg);
 	loader_stop(&ld);
 	ns_snapshot_free(&start);
 	ksyms_free(run.ks);

@@ -82,6 +82,13 @@ static void rst_numbers(struct rw_report *r, const struct rw_event *e)
 	}
 }
 
+static bool is_v4mapped(const uint8_t *a)
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, prefix, 12);
+}
+
 void report_build(struct rw_report *r, const struct rw_event *e, const struct kinfo *ki,
 		  const struct ksyms *ks, int64_t mono_to_real)
 {
@@ -93,6 +100,20 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 	rw_classify(&r->ev, &r->v);
 	r->kreason = (e->flags & RW_F_REASON) ? kinfo_reason_name(ki, e->reason) : NULL;
 	r->time_ns = e->ts_ns + mono_to_real;
+	/*
+	 * A dual-stack socket talks IPv4 through ::ffff:a.b.c.d addresses: the RST on the wire
+	 * is IPv4, and the contract gives the packet's own addresses.
+	 */
+	if (af == AF_INET6 && is_v4mapped(e->saddr) && is_v4mapped(e->daddr)) {
+		r->pkt_ev = *e;
+		r->pkt_ev.family = AF_INET;
+		memmove(r->pkt_ev.saddr, e->saddr + 12, 4);
+		memset(r->pkt_ev.saddr + 4, 0, 12);
+		memmove(r->pkt_ev.daddr, e->daddr + 12, 4);
+		memset(r->pkt_ev.daddr + 4, 0, 12);
+		r->e = e = &r->pkt_ev;
+		af = AF_INET;
+	}
 	inet_ntop(af, e->saddr, r->saddr, sizeof(r->saddr));
 	inet_ntop(af, e->daddr, r->daddr, sizeof(r->daddr));
 

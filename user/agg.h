@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * RSTs counted per cause x origin x local port x owner, for --summary and --prometheus. Fed
+ * per event (user space) or per distinct evidence from the kernel's agg map.
+ */
+#ifndef RW_AGG_H
+#define RW_AGG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "report.h"
+
+struct agg_row {
+	enum rw_cause cause;
+	enum rw_origin origin;
+	bool received;
+	uint32_t netns;
+	uint16_t port;
+	bool has_owner;
+	uint32_t pid;
+	char comm[16];
+	uint64_t total;		/* since start */
+	uint64_t prev;		/* total at the previous interval */
+};
+
+struct agg {
+	struct agg_row *rows;
+	int n, cap;
+	/* the kernel map's counts at the previous read, per key */
+	struct agg_seen *seen;
+	int nseen, capseen;
+};
+
+void agg_add(struct agg *a, const struct rw_report *r, uint64_t n);
+/*
+ * Read the kernel's counts (agg and stacks map fds), classify each distinct evidence once and
+ * add what is new since the last read. Returns the number of new sent RSTs; *per_ns is called
+ * for each (netns, count) of new sent RSTs.
+ */
+uint64_t agg_poll_kernel(struct agg *a, int agg_fd, int stacks_fd, const struct kinfo *ki,
+			 const struct ksyms *ks, void (*per_ns)(uint32_t netns, uint64_t n));
+/* sort rows by the last interval's count, then by total; called once per interval */
+void agg_sort(struct agg *a);
+/* the interval ends: prev = total */
+void agg_roll(struct agg *a);
+void agg_free(struct agg *a);
+
+#endif

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A small HTTP/1.0 server for /metrics on its own thread. The tracing loop builds the text
+ * once per interval and swaps it in under a mutex held for a pointer swap or a copy; a slow
+ * or stuck scraper only delays other scrapers (2 s socket timeouts), never the tracing.
+ *
+ * Series are bounded: the first max_series label sets (cause, origin, dir, port, owner comm)
+ * keep their own series for the whole run, later ones fold into port="other",owner="other",
+ * so every counter stays monotonic.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include "prom.h"
+
+struct series {
+	enum rw_cause cause;
+	enum rw_origin origin;
+	bool received;
+	int port;		/* -1: other */
+	char comm[16];		/* "" no owner; "other" folded */
+	uint64_t value;
+};
+
+struct prom {
+	int fd;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	char *text;
+	size_t len;
+	volatile int stop;
+	int max_series;
+	struct series *s;
+	int ns, cap;
+};
+
+int prom_parse_addr(const char *arg, struct sockaddr_storage *ss, socklen_t *len, char *err,
+		    size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
+	char host[256], *port, *end;
+	const char *colon = strrchr(arg, ':');
+	long p;
+	int rc;
+
+	if (!colon || strlen(arg) >= sizeof(host)) {
+		snprintf(err, errlen, "--prometheus %s: expected ADDR:PORT, [IPV6]:PORT or :PORT",
+			 arg);
+		return -1;
+	}
+	memcpy(host, arg, colon - arg);
+	host[colon - arg] = 0;
+	port = (char *)colon + 1;
+	errno = 0;
+	p = strtol(port, &end, 10);
+	if (errno || end == port || *end || p < 1 || p > 65535) {
+		snprintf(err, errlen, "--prometheus %s: the port must be a number from 1 to 65535",
+			 arg);
+		return -1;
+	}
+	if (host[0] == '[') {
+		size_t hl = strlen(host);
+
+		if (hl < 3 || host[hl - 1] != ']') {
+			snprintf(err, errlen, "--prometheus %s: unbalanced [ ] around the address",
+				 arg);
+			return -1;
+		}
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = 0;
+	}
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (rc) {
+		snprintf(err, errlen, "--prometheus %s: bad address: %s", arg, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static void serve_one(struct prom *p, int c)
+{
+	struct timeval tv = { .tv_sec = 2 };
+	char req[4096], hdr[160], *body = NULL;
+	size_t got = 0, blen = 0;
+	const char *status = "200 OK";
+	ssize_t n;
+
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (got < sizeof(req) - 1) {
+		n = recv(c, req + got, sizeof(req) - 1 - got, 0);
+		if (n <= 0)
+			return;
+		got += n;
+		req[got] = 0;
+		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+			break;
+	}
+	if (!strncmp(req, "GET /metrics", 12) && (req[12] == ' ' || req[12] == '?')) {
+		pthread_mutex_lock(&p->lock);
+		body = malloc(p->len + 1);
+		if (body) {
+			memcpy(body, p->text ? p->text : "", p->len);
+			blen = p->len;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (!body)
+			return;
+	} else if (!strncmp(req, "GET / ", 6)) {
+		body = strdup("rstwhy: metrics at /metrics\n");
+		blen = body ? strlen(body) : 0;
+	} else {
+		status = "404 Not Found";
+		body = strdup("not found: try /metrics\n");
+		blen = body ? strlen(body) : 0;
+	}
+	snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4\r\n"
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, blen);
+	if (send(c, hdr, strlen(hdr), MSG_NOSIGNAL) > 0) {
+		for (size_t off = 0; off < blen;) {
+			n = send(c, body + off, blen - off, MSG_NOSIGNAL);
+			if (n <= 0)
+				break;
+			off += n;
+		}
+	}
+	free(body);
+}
+
+static void *serve(void *arg)
+{
+	struct prom *p = arg;
+
+	while (!p->stop) {
+		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+		int c;
+
+		if (poll(&pfd, 1, 200) <= 0)
+			continue;
+		c = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		serve_one(p, c);
+		close(c);
+	}
+	return NULL;
+}
+
+struct prom *prom_start(const struct sockaddr_storage *ss, socklen_t len, int max_series,
+			char *err, size_t errlen)
+{
+	struct prom *p = calloc(1, sizeof(*p));
+	int one = 1;
+
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->max_series = max_series;
+	p->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p->fd < 0)
+		goto fail;
+	setsockopt(p->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(p->fd, (const struct sockaddr *)ss, len) || listen(p->fd, 16))
+		goto fail;
+	pthread_mutex_init(&p->lock, NULL);
+	if (pthread_create(&p->thread, NULL, serve, p)) {
+		errno = EAGAIN;
+		goto fail;
+	}
+	return p;
+fail:
+	snprintf(err, errlen, "%s", errno == EADDRINUSE ? "address already in use" :
+		 strerror(errno));
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
+	return NULL;
+}
+
+static void label(char *out, size_t len, const char *in)
+{
+	size_t o = 0;
+
+	for (int i = 0; i < 16 && in[i] && o + 3 < len; i++) {
+		if (in[i] == '"' || in[i] == '\\')
+			out[o++] = '\\';
+		if (in[i] == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+			continue;
+		}
+		out[o++] = in[i];
+	}
+	out[o] = 0;
+}
+
+static struct series *series_for(struct prom *p, const struct agg_row *r)
+{
+	const char *comm = r->has_owner ? r->comm : "";
+	bool fold;
+
+	for (int i = 0; i < p->ns; i++) {
+		struct series *s = &p->s[i];
+
+		if (s->cause == r->cause && s->origin == r->origin && s->received == r->received &&
+		    s->port == r->port && !strncmp(s->comm, comm, 16))
+			return s;
+	}
+	fold = p->ns >= p->max_series;
+	if (fold) {
+		for (int i = 0; i < p->ns; i++) {
+			struct series *s = &p->s[i];
+
+			if (s->cause == r->cause && s->origin == r->origin &&
+			    s->received == r->received && s->port == -1)
+				return s;
+		}
+	}
+	if (p->ns == p->cap) {
+		int cap = p->cap ? p->cap * 2 : 64;
+		struct series *n = realloc(p->s, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		p->s = n;
+		p->cap = cap;
+	}
+	memset(&p->s[p->ns], 0, sizeof(p->s[0]));
+	p->s[p->ns].cause = r->cause;
+	p->s[p->ns].origin = r->origin;
+	p->s[p->ns].received = r->received;
+	p->s[p->ns].port = fold ? -1 : r->port;
+	snprintf(p->s[p->ns].comm, sizeof(p->s[0].comm), "%s", fold ? "other" : comm);
+	return &p->s[p->ns++];
+}
+
+void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls,
+		 uint64_t lost, uint64_t captured, const char *build_labels)
+{
+	char *text = NULL, lab[40];
+	size_t len = 0;
+	FILE *f;
+
+	if (!p)
+		return;
+	f = open_memstream(&text, &len);
+	if (!f)
+		return;
+	for (int i = 0; i < p->ns; i++)
+		p->s[i].value = 0;
+	for (int i = 0; i < a->n; i++) {
+		struct series *s = series_for(p, &a->rows[i]);
+
+		if (s)
+			s->value += a->rows[i].total;
+	}
+	fputs("# HELP rstwhy_rst_total TCP RSTs by cause, origin, direction, local port and "
+	      "owning process.\n# TYPE rstwhy_rst_total counter\n", f);
+	for (int i = 0; i < p->ns; i++) {
+		const struct series *s = &p->s[i];
+		char port[12];
+
+		label(lab, sizeof(lab), s->comm);
+		if (s->port < 0)
+			snprintf(port, sizeof(port), "other");
+		else
+			snprintf(port, sizeof(port), "%d", s->port);
+		fprintf(f, "rstwhy_rst_total{cause=\"%s\",origin=\"%s\",dir=\"%s\",port=\"%s\","
+			"owner=\"%s\"} %" PRIu64 "\n", rw_cause_name(s->cause),
+			rw_origin_name(s->origin), s->received ? "received" : "sent", port, lab,
+			s->value);
+	}
+	fputs("# HELP rstwhy_listener_accept_queue Connections waiting in a listener's accept "
+	      "queue.\n# TYPE rstwhy_listener_accept_queue gauge\n", f);
+	for (int i = 0; ls && i < ls->n; i++)
+		if (ls->l[i].seen)
+			fprintf(f, "rstwhy_listener_accept_queue{netns=\"%u\",port=\"%u\","
+				"family=\"%s\"} %u\n", ls->l[i].netns, ls->l[i].port,
+				ls->l[i].family == 10 ? "ipv6" : "ipv4", ls->l[i].queue);
+	fputs("# HELP rstwhy_listener_accept_queue_limit The listen() backlog.\n"
+	      "# TYPE rstwhy_listener_accept_queue_limit gauge\n", f);
+	for (int i = 0; ls && i < ls->n; i++)
+		if (ls->l[i].seen)
+			fprintf(f, "rstwhy_listener_accept_queue_limit{netns=\"%u\",port=\"%u\","
+				"family=\"%s\"} %u\n", ls->l[i].netns, ls->l[i].port,
+				ls->l[i].family == 10 ? "ipv6" : "ipv4", ls->l[i].limit);
+	fputs("# HELP rstwhy_listener_drops_total SYNs and handshakes a listener dropped "
+	      "(sk_drops), accept queue overflows included.\n"
+	      "# TYPE rstwhy_listener_drops_total counter\n", f);
+	for (int i = 0; ls && i < ls->n; i++)
+		if (ls->l[i].seen)
+			fprintf(f, "rstwhy_listener_drops_total{netns=\"%u\",port=\"%u\","
+				"family=\"%s\"} %" PRIu64 "\n", ls->l[i].netns, ls->l[i].port,
+				ls->l[i].family == 10 ? "ipv6" : "ipv4", ls->l[i].drops);
+	fputs("# HELP rstwhy_netns_listen_overflows_total TcpExtListenOverflows of the "
+	      "namespace.\n# TYPE rstwhy_netns_listen_overflows_total counter\n", f);
+	for (int i = 0; ls && i < ls->n; i++) {
+		bool dup = false;
+
+		for (int j = 0; j < i; j++)
+			dup |= ls->l[j].netns == ls->l[i].netns;
+		if (!dup && ls->l[i].seen)
+			fprintf(f, "rstwhy_netns_listen_overflows_total{netns=\"%u\"} %" PRIu64 "\n",
+				ls->l[i].netns, ls->l[i].ns_overflows);
+	}
+	fprintf(f, "# HELP rstwhy_events_lost_total Events lost: the ring buffer was full.\n"
+		"# TYPE rstwhy_events_lost_total counter\nrstwhy_events_lost_total %" PRIu64 "\n"
+		"# HELP rstwhy_events_captured_total RSTs sent by the TCP stack that rstwhy "
+		"captured.\n# TYPE rstwhy_events_captured_total counter\n"
+		"rstwhy_events_captured_total %" PRIu64 "\n"
+		"# HELP rstwhy_build_info rstwhy build and attach plan.\n"
+		"# TYPE rstwhy_build_info gauge\nrstwhy_build_info{%s} 1\n", lost, captured,
+		build_labels);
+	fclose(f);
+	pthread_mutex_lock(&p->lock);
+	free(p->text);
+	p->text = text;
+	p->len = len;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void prom_stop(struct prom *p)
+{
+	if (!p)
+		return;
+	p->stop = 1;
+	pthread_join(p->thread, NULL);
+	close(p->fd);
+	pthread_mutex_destroy(&p->lock);
+	free(p->text);
+	free(p->s);
+	free(p);
+}

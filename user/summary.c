@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The shape of a storm: RSTs per cause x origin x local port x owner, rate over the last
+ * interval and total, sorted; then the health of the listeners on those ports. In the gateway
+ * story the line that matters is the listener's: queue at its limit and drops climbing while
+ * no RST is sent at all (tcp_abort_on_overflow=0).
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+#include "summary.h"
+
+#define MAX_ROWS_SHOWN 25
+
+static void now_str(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%H:%M:%S", &tm);
+}
+
+static void json_comm(FILE *f, const char *comm)
+{
+	fputc('"', f);
+	for (int i = 0; i < 16 && comm[i]; i++) {
+		unsigned char c = comm[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void print_json(FILE *f, const struct summary_opts *o, const struct agg *a,
+		       const struct listeners *ls, double elapsed, uint64_t lost)
+{
+	uint64_t tot = 0, itv = 0;
+	struct timespec ts;
+	struct tm tm;
+	char t[40];
+	bool first = true;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "{\"time\":\"%s\",\"interval\":%.3f,\"rows\":[", t, elapsed);
+	for (int i = 0; i < a->n; i++) {
+		const struct agg_row *r = &a->rows[i];
+		uint64_t d = r->total - r->prev;
+
+		tot += r->total;
+		itv += d;
+		fprintf(f, "%s{\"cause\":\"%s\",\"origin\":\"%s\",\"dir\":\"%s\",\"port\":%u,"
+			"\"netns\":%u,\"owner\":", first ? "" : ",", rw_cause_name(r->cause),
+			rw_origin_name(r->origin), r->received ? "received" : "sent", r->port,
+			r->netns);
+		if (r->has_owner) {
+			fprintf(f, "{\"pid\":%u,\"comm\":", r->pid);
+			json_comm(f, r->comm);
+			fputc('}', f);
+		} else {
+			fputs("null", f);
+		}
+		fprintf(f, ",\"count\":%" PRIu64 ",\"rate\":%.1f,\"total\":%" PRIu64 "}", d,
+			elapsed > 0 ? d / elapsed : 0.0, r->total);
+		first = false;
+	}
+	fprintf(f, "],\"totals\":{\"count\":%" PRIu64 ",\"rate\":%.1f,\"total\":%" PRIu64
+		",\"lost\":%" PRIu64 "},\"listeners\":[", itv, elapsed > 0 ? itv / elapsed : 0.0,
+		tot, lost);
+	first = true;
+	for (int i = 0; ls && i < ls->n; i++) {
+		const struct listener_info *l = &ls->l[i];
+
+		if (!l->seen)
+			continue;
+		fprintf(f, "%s{\"netns\":%u,\"port\":%u,\"family\":\"%s\",\"accept_queue\":%u,"
+			"\"accept_limit\":%u,\"drops\":%" PRIu64 ",\"ns_listen_overflows\":%" PRIu64
+			",\"ns_listen_drops\":%" PRIu64 "}", first ? "" : ",", l->netns, l->port,
+			l->family == 10 ? "ipv6" : "ipv4", l->queue, l->limit,
+			l->have_prev ? l->drops - l->drops_prev : 0,
+			l->have_prev ? l->ns_overflows - l->ns_overflows_prev : 0,
+			l->have_prev ? l->ns_listendrops - l->ns_listendrops_prev : 0);
+		first = false;
+	}
+	fputs("]}\n", f);
+	(void)o;
+}
+
+void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
+		   const struct listeners *ls, double elapsed, uint64_t lost)
+{
+	uint64_t tot = 0, itv = 0;
+	char t[16];
+	int shown = 0;
+
+	if (o->json) {
+		print_json(f, o, a, ls, elapsed, lost);
+		fflush(f);
+		return;
+	}
+	if (o->clear)
+		fputs("\033[H\033[2J", f);
+	now_str(t, sizeof(t));
+	fprintf(f, "rstwhy summary %s  last %.1fs%s\n", t, elapsed,
+		lost ? "  (EVENTS LOST: see the closing summary)" : "");
+	fprintf(f, "%9s %10s  %-17s %-11s %-4s %6s  %s\n", "RST/s", "TOTAL", "CAUSE", "ORIGIN",
+		"DIR", "PORT", "OWNER");
+	for (int i = 0; i < a->n; i++) {
+		const struct agg_row *r = &a->rows[i];
+		uint64_t d = r->total - r->prev;
+		char owner[40] = "-";
+
+		tot += r->total;
+		itv += d;
+		if (shown == MAX_ROWS_SHOWN)
+			continue;
+		if (r->has_owner)
+			snprintf(owner, sizeof(owner), "%u/%.15s", r->pid, r->comm);
+		fprintf(f, "%9.1f %10" PRIu64 "  %-17s %-11s %-4s %6u  %s\n",
+			elapsed > 0 ? d / elapsed : 0.0, r->total, rw_cause_name(r->cause),
+			rw_origin_name(r->origin), r->received ? "in" : "out", r->port, owner);
+		shown++;
+	}
+	if (a->n > shown)
+		fprintf(f, "%9s %10s  ... %d more rows (JSON with -j has them all)\n", "", "",
+			a->n - shown);
+	fprintf(f, "%9.1f %10" PRIu64 "  %s\n", elapsed > 0 ? itv / elapsed : 0.0, tot,
+		"TOTAL");
+	if (ls && ls->n) {
+		fprintf(f, "\nLISTENERS on those ports   %6s %5s %6s %7s   %s\n", "QUEUE", "LIMIT",
+			"DROPS", "NS_OVFL", "(drops and namespace ListenOverflows in the interval)");
+		for (int i = 0; i < ls->n; i++) {
+			const struct listener_info *l = &ls->l[i];
+			uint64_t dr = l->have_prev ? l->drops - l->drops_prev : 0;
+			uint64_t ov = l->have_prev ? l->ns_overflows - l->ns_overflows_prev : 0;
+
+			if (!l->seen)
+				continue;
+			fprintf(f, "  %-5s port %-6u netns %-10u %6u %5u %6" PRIu64 " %7" PRIu64
+				"%s\n", l->family == 10 ? "ipv6" : "ipv4", l->port, l->netns, l->queue,
+				l->limit, dr, ov,
+				l->queue > l->limit || dr ? "   <- accept queue full: connections "
+				"dropped" : "");
+		}
+	}
+	fflush(f);
+}
