@@ -22,41 +22,13 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include "listeners.h"
+#include "netns.h"
 
 #define TCP_LISTEN 10
 
 int64_t netstat_value(const char *text, const char *name)
 {
-	const char *hdr = strstr(text, "TcpExt: "), *val;
-	size_t nlen = strlen(name);
-	int col = -1, i = 0;
-
-	if (!hdr)
-		return -1;
-	val = strstr(hdr + 8, "TcpExt: ");
-	if (!val)
-		return -1;
-	for (const char *p = hdr + 8; *p && *p != '\n'; i++) {
-		size_t len = strcspn(p, " \n");
-
-		if (len == nlen && !strncmp(p, name, len)) {
-			col = i;
-			break;
-		}
-		p += len;
-		while (*p == ' ')
-			p++;
-	}
-	if (col < 0)
-		return -1;
-	val += 8;
-	for (i = 0; i < col; i++) {
-		val += strcspn(val, " \n");
-		if (*val != ' ')
-			return -1;
-		val++;
-	}
-	return strtoll(val, NULL, 10);
+	return proc_net_field(text, "TcpExt: ", name);
 }
 
 int listeners_init(struct listeners *ls)

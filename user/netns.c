@@ -20,21 +20,22 @@
 #include <unistd.h>
 #include "netns.h"
 
-int64_t snmp_outrsts(const char *text)
+int64_t proc_net_field(const char *text, const char *prefix, const char *name)
 {
-	const char *hdr = strstr(text, "Tcp: "), *val;
+	size_t plen = strlen(prefix), nlen = strlen(name);
+	const char *hdr = strstr(text, prefix), *val;
 	int col = -1, i = 0;
 
+	/* a header line "Prefix: Name1 Name2 ..." followed by "Prefix: v1 v2 ..." */
 	if (!hdr)
 		return -1;
-	val = strstr(hdr + 5, "Tcp: ");
+	val = strstr(hdr + plen, prefix);
 	if (!val)
 		return -1;
-	/* find the column of OutRsts in the header line */
-	for (const char *p = hdr + 5; *p && *p != '\n'; i++) {
+	for (const char *p = hdr + plen; *p && *p != '\n'; i++) {
 		size_t len = strcspn(p, " \n");
 
-		if (len == 7 && !strncmp(p, "OutRsts", 7)) {
+		if (len == nlen && !strncmp(p, name, len)) {
 			col = i;
 			break;
 		}
@@ -44,7 +45,7 @@ int64_t snmp_outrsts(const char *text)
 	}
 	if (col < 0)
 		return -1;
-	val += 5;
+	val += plen;
 	for (i = 0; i < col; i++) {
 		val += strcspn(val, " \n");
 		if (*val != ' ')
@@ -52,6 +53,11 @@ int64_t snmp_outrsts(const char *text)
 		val++;
 	}
 	return strtoll(val, NULL, 10);
+}
+
+int64_t snmp_outrsts(const char *text)
+{
+	return proc_net_field(text, "Tcp: ", "OutRsts");
 }
 
 static int64_t read_snmp_file(const char *path)

@@ -32,7 +32,9 @@ void ns_delta(const struct ns_snapshot *start, const struct ns_snapshot *end,
 /* inode of a netns given as a path (/run/netns/x, /proc/PID/ns/net) or a number; 0 on error */
 uint32_t ns_resolve(const char *arg, char *err, int errlen);
 
-/* parse the TcpOutRsts value out of /proc/net/snmp text; -1 if absent */
+/* a counter of /proc/net/snmp or netstat text ("Tcp: ", "OutRsts"); -1 if absent */
+int64_t proc_net_field(const char *text, const char *prefix, const char *name);
+/* the TcpOutRsts value out of /proc/net/snmp text; -1 if absent */
 int64_t snmp_outrsts(const char *text);
 
 #endif
