@@ -9,6 +9,10 @@
 #include <string.h>
 #include "classify.h"
 #include "netns.h"
+#include "listeners.h"
+#include "prom.h"
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 static int n, failed;
 
@@ -284,8 +288,34 @@ static void test_snmp(void)
 	      (long long)snmp_outrsts("Ip: a\nIp: 1\n"));
 }
 
+static void test_netstat_and_addr(void)
+{
+	const char *ns = "TcpExt: SyncookiesSent ListenOverflows ListenDrops\n"
+			 "TcpExt: 0 17 19\nIpExt: InNoRoutes\nIpExt: 0\n";
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char err[200];
+
+	check(netstat_value(ns, "ListenOverflows") == 17 && netstat_value(ns, "ListenDrops") == 19,
+	      "TcpExt counters parsed from /proc/net/netstat", "got %lld",
+	      (long long)netstat_value(ns, "ListenOverflows"));
+	check(!prom_parse_addr("127.0.0.1:9464", &ss, &len, err, sizeof(err)) &&
+	      ss.ss_family == AF_INET && ntohs(((struct sockaddr_in *)&ss)->sin_port) == 9464,
+	      "--prometheus 127.0.0.1:9464", "%s", err);
+	check(!prom_parse_addr("[::1]:9464", &ss, &len, err, sizeof(err)) &&
+	      ss.ss_family == AF_INET6, "--prometheus [::1]:9464", "%s", err);
+	check(!prom_parse_addr(":9464", &ss, &len, err, sizeof(err)), "--prometheus :9464", "%s",
+	      err);
+	check(prom_parse_addr("127.0.0.1:0", &ss, &len, err, sizeof(err)) &&
+	      prom_parse_addr("127.0.0.1", &ss, &len, err, sizeof(err)) &&
+	      prom_parse_addr("[::1:9464", &ss, &len, err, sizeof(err)) &&
+	      prom_parse_addr("1.2.3.4:70000", &ss, &len, err, sizeof(err)),
+	      "bad --prometheus addresses are refused", "accepted");
+}
+
 int main(void)
 {
+	test_netstat_and_addr();
 	test_passive();
 	test_active();
 	test_tables();
