@@ -53,6 +53,22 @@ t_no_listener() {
 	assert_event no-listener "${SENT[@]}" .origin=tcp-stack .owner=null .state=null
 }
 
+# RSTs to a closed port reach tcp_v4/v6_send_reset, which sends nothing back: a hook on
+# that function (fentry/kprobe, kernels before 6.10) must repeat its checks.
+t_no_reply() {
+	local n
+	start_rstwhy --netns "$SRV_NSPATH"
+	run_scen no-reply "$1"
+	stop_rstwhy
+	n=$(grep -c . "$EVENTS" || true)
+	if [[ $n != 0 ]]; then
+		_rw_show_file "events" "$EVENTS"
+		fail "no RST was sent, rstwhy reported $n"
+	fi
+	grep -q "captured 0 of 0" "$RSTWHY_ERR" ||
+		fail "closing summary: $(cat "$RSTWHY_ERR")"
+}
+
 t_no_connection() {
 	trace_scenario server no-connection "$1"
 	srv_to_cli
@@ -186,6 +202,8 @@ t_received() {
 	refute_event no-listener
 }
 
+@test "no-reply ipv4" { t_no_reply 4; }
+@test "no-reply ipv6" { t_no_reply 6; }
 @test "no-listener ipv4" { t_no_listener 4; }
 @test "no-listener ipv6" { t_no_listener 6; }
 @test "no-connection ipv4" { t_no_connection 4; }

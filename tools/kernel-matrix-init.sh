@@ -203,7 +203,7 @@ case_def() {
 	esac
 }
 
-ALL_CASES="no-listener no-connection stray-ack listener-closed accept-overflow close-unread
+ALL_CASES="no-reply no-listener no-connection stray-ack listener-closed accept-overflow close-unread
 close-linger0 disconnect data-after-close fin-wait2-abort keepalive-timeout timewait
 bad-segment socket-destroy orphan-memory received"
 

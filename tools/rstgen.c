@@ -671,6 +671,22 @@ static void cli_no_listener(void)
 	close(fd);
 }
 
+/*
+ * no-reply: RSTs to a closed port. tcp_v4/v6_send_reset is called for them and sends nothing
+ * (never a reset in answer to a reset): a tracer hooking that function must not report them.
+ */
+static void cli_no_reply(void)
+{
+	struct sockaddr_storage src = cli_sa;
+
+	if (!have_cli)
+		fail(EINVAL, "no-reply needs -c CLIENT_ADDR");
+	sa_set_port(&src, 40000 + getpid() % 20000);
+	sh->client_port = sa_port(&src);
+	send_segment(&src, &srv_sa, 12345, TH_RST | TH_ACK);
+	send_segment(&src, &srv_sa, 12346, TH_RST);
+}
+
 /* no-connection / stray-ack: the server's socket vanishes without a word. */
 static void srv_vanish(bool keep_listener)
 {
@@ -1575,6 +1591,7 @@ static const struct scenario scenarios[] = {
 	  cli_socket_destroy, 0 },
 	{ "orphan-memory", "om", "orphan-memory", SERVER, 1, srv_orphan_memory,
 	  cli_orphan_memory, 0 },
+	{ "no-reply", "nr", "none", SERVER, 0, NULL, cli_no_reply, 0 },
 	{ "flood", "fl", "no-listener", SERVER, 0, NULL, cli_flood, 0 },
 	{ "flood-linger", "fll", "close-linger0", CLIENT, 0, srv_flood_linger, cli_flood_linger,
 	  0 },
