@@ -17,11 +17,15 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
+# selftest.o needs rstgen_main: rstwhy only (not the unit tests)
+LIB_OBJS := $(filter-out $(OUTPUT)/selftest.o,$(LIB_OBJS))
+# tools/rstgen.c once more, as a function: `rstwhy selftest` runs its scenarios in children
+RSTGEN_FN := $(OUTPUT)/rstgen_fn.o
 
 # packages `make run` and `make test` need on Debian 12
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libpcap-dev \
 	libjson-c-dev
-DEB_TEST := bats jq iproute2 nftables tcpdump tshark iptables
+DEB_TEST := bats jq iproute2 nftables tcpdump tshark iptables prometheus curl
 
 ifeq ($(V),1)
 Q =
@@ -34,7 +38,7 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all run test deps deps-test clean unit
 
-all: rstwhy $(OUTPUT)/rstgen $(OUTPUT)/rstinject
+all: rstwhy $(OUTPUT)/rstgen $(OUTPUT)/rstinject $(OUTPUT)/stormgen
 
 $(OUTPUT):
 	$(Q)mkdir -p $@
@@ -51,7 +55,8 @@ $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUTPUT)/main.o: $(OUTPUT)/rstwhy.skel.h
+# user code includes the generated skeleton (main.c, loader.c)
+$(USER_OBJS): $(OUTPUT)/rstwhy.skel.h
 
 rstwhy: $(USER_OBJS)
 	$(call msg,BINARY,$@)
@@ -60,6 +65,21 @@ rstwhy: $(USER_OBJS)
 $(OUTPUT)/rstgen: tools/rstgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUTPUT)/stormgen: tools/stormgen.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(RSTGEN_FN): tools/rstgen.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Dmain=rstgen_main -c $< -o $@
+
+rstwhy $(OUTPUT)/static/rstwhy: $(RSTGEN_FN)
+
+# prove on this machine which causes rstwhy sees (rstwhy selftest, about ten seconds, root)
+.PHONY: demo
+demo: all
+	./rstwhy selftest
 
 $(OUTPUT)/rstinject: tools/rstinject.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -128,3 +148,20 @@ deps-kernels:
 test-kernels: deps-kernels
 	$(MAKE) --no-print-directory static
 	tools/kernel-matrix.sh
+
+# measurement (issue 5): `make bench` compares rstwhy's overhead with an untraced run and a
+# bpftrace one-liner (about 5 minutes); `make soak` runs rstwhy for SOAK_SECS (600) seconds
+# under a million connections and checks memory and losses (not part of CI)
+DEB_BENCH := bpftrace jq iproute2
+.PHONY: bench soak deps-bench
+
+deps-bench:
+	@tools/deps.sh $(DEB_BUILD) $(DEB_BENCH)
+
+bench: deps-bench
+	$(MAKE) --no-print-directory all
+	tools/bench.sh
+
+soak: deps-bench
+	$(MAKE) --no-print-directory all
+	tools/soak.sh
