@@ -152,7 +152,7 @@ test-kernels: deps-kernels
 # measurement (issue 5): `make bench` compares rstwhy's overhead with an untraced run and a
 # bpftrace one-liner (about 5 minutes); `make soak` runs rstwhy for SOAK_SECS (600) seconds
 # under a million connections and checks memory and losses (not part of CI)
-DEB_BENCH := bpftrace jq iproute2
+DEB_BENCH := bpftrace jq iproute2 time util-linux
 .PHONY: bench soak deps-bench
 
 deps-bench:

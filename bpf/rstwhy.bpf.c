@@ -46,6 +46,8 @@ const volatile bool egress_stack_pkts = false;	/* also the stack's own RSTs (for
 const volatile bool passive_by_hook = false;
 const volatile bool aggregate = false;		/* count in the agg map, no ring buffer */
 const volatile bool no_egress_watch = false;	/* net_dev_queue is not attached */
+/* the send-reset hook misses resets with no socket (tracepoint before 6.10) */
+const volatile bool v6_nosk_ambiguous = false;
 const volatile bool hook_has_reason = false;	/* tcp_v4_send_reset(sk, skb, reason): 6.10+ */
 
 struct {
@@ -629,7 +631,8 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 	if (skb)
 		read_skb(e, skb);
 	fill_task(&e->actor);
-	if (!sk && skb && e->family == AF_INET6 && !no_egress_watch)
+	/* before 6.x IPv6 resets leave with no skb->sk even when a socket answered */
+	if (skb && e->family == AF_INET6 && !no_egress_watch)
 		note_stack_rst(e);
 	/*
 	 * The stack is needed to tell apart the active resets (close, disconnect, listener close,
@@ -922,6 +925,9 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb)
 		if (bpf_map_lookup_elem(&stack_rsts, &k)) {
 			bpf_map_delete_elem(&stack_rsts, &k);
 			kind = RW_EG_STACK;
+		} else if (v6_nosk_ambiguous) {
+			/* the send-reset hook cannot see these here: netfilter or the stack */
+			kind = RW_EG_AMBIGUOUS;
 		}
 	}
 	if (sk) {

@@ -23,6 +23,7 @@ enum rw_egress_kind {
 	RW_EG_RAW = 3,		/* a raw IP socket of a process */
 	RW_EG_PACKET = 4,	/* an AF_PACKET socket of a process */
 	RW_EG_OTHER = 5,	/* some other socket (e.g. a kernel tunnel) */
+	RW_EG_AMBIGUOUS = 6,	/* IPv6, no socket, and the stack's own could not be noted */
 };
 
 #define RW_PKT_SNAP 128		/* bytes of the packet kept, from its network header */

@@ -121,6 +121,7 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 	skel->rodata->hook_has_reason = ki->v4_reset_args >= 3;
 	skel->rodata->aggregate = o->aggregate;
 	skel->rodata->no_egress_watch = !o->egress;
+	skel->rodata->v6_nosk_ambiguous = passive == ATTACH_TRACEPOINT && ki->send_reset_args < 3;
 
 	struct hook hooks[] = {
 		{ "tcp:tcp_send_reset", { skel->progs.rw_send_reset, skel->progs.rw_send_reset_raw,

@@ -123,10 +123,11 @@ static int details(const struct rw_report *r, struct kv *kv, int max)
 			[RW_EG_STACK] = "tcp-stack", [RW_EG_NETFILTER] = "no socket (netfilter)",
 			[RW_EG_RAW] = "raw socket", [RW_EG_PACKET] = "packet socket",
 			[RW_EG_OTHER] = "other socket",
+			[RW_EG_AMBIGUOUS] = "no socket (netfilter, or the TCP stack unseen here)",
 		};
 		ADD("seen_at", true, "%s", "egress");
 		ADD("ifindex", false, "%u", r->pkt->ifindex);
-		if (r->pkt->kind <= RW_EG_OTHER && kinds[r->pkt->kind])
+		if (r->pkt->kind <= RW_EG_AMBIGUOUS && kinds[r->pkt->kind])
 			ADD("built_by", true, "%s", kinds[r->pkt->kind]);
 		if (r->has_listener)
 			ADD("local_listener", true, "%u/%.15s", r->listener.tgid, r->listener.comm);

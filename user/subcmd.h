@@ -9,9 +9,11 @@
 
 int cmd_match(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
 
 #define SUBCMDS \
 	{ "match", cmd_match }, \
-	{ "diff", cmd_diff },
+	{ "diff", cmd_diff }, \
+	{ "selftest", cmd_selftest },
 
 #endif
