@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
@@ -351,7 +352,12 @@ static bool privileged(void)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = {};
-	const int need[] = { 38 /* CAP_PERFMON */, 39 /* CAP_BPF */, CAP_NET_ADMIN };
+	/*
+	 * measured: BPF and PERFMON load and attach; SYSLOG reads kallsyms addresses; SYS_ADMIN
+	 * enters other namespaces (counters, listener health); SYS_PTRACE and DAC_READ_SEARCH
+	 * read other processes' /proc entries (owners of pre-existing sockets)
+	 */
+	const int need[] = { 38 /* CAP_PERFMON */, 39 /* CAP_BPF */, CAP_SYSLOG, CAP_SYS_ADMIN };
 
 	if (geteuid() == 0)
 		return true;
@@ -812,6 +818,7 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 }
 
 static struct listeners lstn;
+static uint32_t self_netns;	/* -P without --netns: the listeners of our own namespace */
 static struct prom *prom;
 static char build_labels[300];
 
@@ -827,8 +834,8 @@ static void poll_listeners(void)
 			ns[n] = agg.rows[i].netns;
 			ports[n++] = agg.rows[i].port;
 		}
-	for (int i = 0; env.netns && i < env.nports && n < 256; i++) {
-		ns[n] = env.netns;
+	for (int i = 0; i < env.nports && n < 256; i++) {
+		ns[n] = env.netns ? env.netns : self_netns;
 		ports[n++] = env.ports[i];
 	}
 	listeners_poll(&lstn, ns, ports, n);
@@ -845,7 +852,7 @@ static void refresh(struct rstwhy_bpf *skel, bool kernel_agg, double elapsed)
 	if (kernel_agg)
 		run.sent += agg_poll_kernel(&agg, bpf_map__fd(skel->maps.agg),
 					    bpf_map__fd(skel->maps.stacks), &run.ki, run.ks,
-					    count_ns_n);
+					    count_ns_n, wanted);
 	agg_sort(&agg);
 	poll_listeners();
 	if (env.summary > 0)
@@ -881,12 +888,14 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], sc->name))
 			return sc->fn(argc - 1, argv + 1);
 	parse_args(argc, argv);
-	aggregating = env.summary > 0 || env.prometheus;
 	per_event = !(env.summary > 0 || env.quiet);
+	/* without per-event output the counts are all there is: keep them */
+	aggregating = env.summary > 0 || env.prometheus || !per_event;
 
 	if (!privileged()) {
-		fprintf(stderr, "rstwhy: needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): "
-			"run it as root or with sudo\n");
+		fprintf(stderr, "rstwhy: needs root (or CAP_BPF, CAP_PERFMON, CAP_SYSLOG, "
+			"CAP_SYS_ADMIN, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH): run it as root or "
+			"with sudo\n");
 		return EXIT_ENV;
 	}
 	libbpf_set_print(libbpf_print);
@@ -909,8 +918,9 @@ int main(int argc, char **argv)
 	}
 	run.ks = ksyms_load(NULL);
 	if (!run.ks) {
-		fprintf(stderr, "rstwhy: cannot read kernel symbols from /proc/kallsyms: %s\n",
-			strerror(errno ? errno : ENOENT));
+		fprintf(stderr, "rstwhy: cannot read kernel symbol addresses from /proc/kallsyms "
+			"(they read as zero without CAP_SYSLOG, or with kernel.kptr_restrict=2): run "
+			"as root\n");
 		goto out;
 	}
 	run.out.json = env.json;
@@ -982,6 +992,12 @@ int main(int argc, char **argv)
 		if (env.verbose)
 			fprintf(stderr, "rstwhy: owners of existing sockets from /proc: %d listeners, "
 				"%d connections\n", nl, nt);
+	}
+	{
+		struct stat st;
+
+		if (!stat("/proc/thread-self/ns/net", &st))
+			self_netns = st.st_ino;
 	}
 	if (aggregating && listeners_init(&lstn)) {
 		fprintf(stderr, "rstwhy: cannot open this thread's network namespace: %s\n",

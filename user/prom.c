@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include "prom.h"
 
 struct series {
@@ -37,6 +38,7 @@ struct prom {
 	char *text;
 	size_t len;
 	volatile int stop;
+	int active;		/* connections being served */
 	int max_series;
 	struct series *s;
 	int ns, cap;
@@ -77,6 +79,9 @@ int prom_parse_addr(const char *arg, struct sockaddr_storage *ss, socklen_t *len
 		memmove(host, host + 1, hl - 2);
 		host[hl - 2] = 0;
 	}
+	/* a numeric address must be valid as such, not looked up as a name */
+	if (strspn(host, "0123456789.") == strlen(host) || strchr(host, ':'))
+		hints.ai_flags |= AI_NUMERICHOST;
 	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
 	if (rc) {
 		snprintf(err, errlen, "--prometheus %s: bad address: %s", arg, gai_strerror(rc));
@@ -88,18 +93,33 @@ int prom_parse_addr(const char *arg, struct sockaddr_storage *ss, socklen_t *len
 	return 0;
 }
 
+#define MAX_CONNS 8
+#define CONN_MS 2000
+
+static long long ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000LL + t.tv_nsec / 1000000;
+}
+
+/* one request, answered within CONN_MS in all, however slowly the client talks */
 static void serve_one(struct prom *p, int c)
 {
-	struct timeval tv = { .tv_sec = 2 };
+	long long deadline = ms_now() + CONN_MS;
 	char req[4096], hdr[160], *body = NULL;
 	size_t got = 0, blen = 0;
 	const char *status = "200 OK";
 	ssize_t n;
 
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	while (got < sizeof(req) - 1) {
-		n = recv(c, req + got, sizeof(req) - 1 - got, 0);
+		struct pollfd pfd = { .fd = c, .events = POLLIN };
+		long long left = deadline - ms_now();
+
+		if (left <= 0 || poll(&pfd, 1, left) <= 0)
+			return;
+		n = recv(c, req + got, sizeof(req) - 1 - got, MSG_DONTWAIT);
 		if (n <= 0)
 			return;
 		got += n;
@@ -127,33 +147,79 @@ static void serve_one(struct prom *p, int c)
 	}
 	snprintf(hdr, sizeof(hdr), "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4\r\n"
 		 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status, blen);
-	if (send(c, hdr, strlen(hdr), MSG_NOSIGNAL) > 0) {
-		for (size_t off = 0; off < blen;) {
-			n = send(c, body + off, blen - off, MSG_NOSIGNAL);
+	for (int part = 0; part < 2; part++) {
+		const char *buf = part ? body : hdr;
+		size_t len = part ? blen : strlen(hdr);
+
+		for (size_t off = 0; off < len;) {
+			struct pollfd pfd = { .fd = c, .events = POLLOUT };
+			long long left = deadline + CONN_MS - ms_now();
+
+			if (left <= 0 || poll(&pfd, 1, left) <= 0)
+				goto out;
+			n = send(c, buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
 			if (n <= 0)
-				break;
+				goto out;
 			off += n;
 		}
 	}
+out:
 	free(body);
 }
 
+struct conn {
+	struct prom *p;
+	int fd;
+};
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+
+	serve_one(c->p, c->fd);
+	close(c->fd);
+	__atomic_sub_fetch(&c->p->active, 1, __ATOMIC_SEQ_CST);
+	free(c);
+	return NULL;
+}
+
+/* each scraper on its own short-lived thread: a stuck one delays nobody */
 static void *serve(void *arg)
 {
 	struct prom *p = arg;
+	pthread_attr_t attr;
 
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	while (!p->stop) {
 		struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
-		int c;
+		struct conn *c;
+		pthread_t t;
+		int fd;
 
 		if (poll(&pfd, 1, 200) <= 0)
 			continue;
-		c = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
+		fd = accept4(p->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
 			continue;
-		serve_one(p, c);
-		close(c);
+		c = malloc(sizeof(*c));
+		if (!c || __atomic_load_n(&p->active, __ATOMIC_SEQ_CST) >= MAX_CONNS) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->p = p;
+		c->fd = fd;
+		__atomic_add_fetch(&p->active, 1, __ATOMIC_SEQ_CST);
+		if (pthread_create(&t, &attr, conn_thread, c)) {
+			__atomic_sub_fetch(&p->active, 1, __ATOMIC_SEQ_CST);
+			close(fd);
+			free(c);
+		}
 	}
+	pthread_attr_destroy(&attr);
 	return NULL;
 }
 
@@ -310,7 +376,7 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 		bool dup = false;
 
 		for (int j = 0; j < i; j++)
-			dup |= ls->l[j].netns == ls->l[i].netns;
+			dup |= ls->l[j].seen && ls->l[j].netns == ls->l[i].netns;
 		if (!dup && ls->l[i].seen)
 			fprintf(f, "rstwhy_netns_listen_overflows_total{netns=\"%u\"} %" PRIu64 "\n",
 				ls->l[i].netns, ls->l[i].ns_overflows);
@@ -338,6 +404,9 @@ void prom_stop(struct prom *p)
 	p->stop = 1;
 	pthread_join(p->thread, NULL);
 	close(p->fd);
+	/* connection threads end within their deadline */
+	while (__atomic_load_n(&p->active, __ATOMIC_SEQ_CST) > 0)
+		usleep(10000);
 	pthread_mutex_destroy(&p->lock);
 	free(p->text);
 	free(p->s);

@@ -133,7 +133,11 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 			a->n - shown);
 	fprintf(f, "%9.1f %10" PRIu64 "  %s\n", elapsed > 0 ? itv / elapsed : 0.0, tot,
 		"TOTAL");
-	if (ls && ls->n) {
+	bool any = false;
+
+	for (int i = 0; ls && i < ls->n; i++)
+		any |= ls->l[i].seen;
+	if (any) {
 		fprintf(f, "\nLISTENERS on those ports   %6s %5s %6s %7s   %s\n", "QUEUE", "LIMIT",
 			"DROPS", "NS_OVFL", "(drops and namespace ListenOverflows in the interval)");
 		for (int i = 0; i < ls->n; i++) {
