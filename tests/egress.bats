@@ -425,10 +425,10 @@ t_no_double() {
 @test "no RST counted twice: netfilter-reject = nft counter, stack = TcpOutRsts ipv6" { t_no_double 6; }
 
 # --------------------------------------------------------------------------
-# the documented blind spot (docs/invisible.md): AF_PACKET with PACKET_QDISC_BYPASS hands
+# the documented blind spot (README.md ("What rstwhy does not see")): AF_PACKET with PACKET_QDISC_BYPASS hands
 # the packet to the driver (__dev_direct_xmit) without net:net_dev_queue. The RST is on the
 # wire, rstwhy does not see it. If this test ever fails because rstwhy reports the bypass
-# RST, the limit is gone: update docs/invisible.md and turn this into a positive test.
+# RST, the limit is gone: update README.md ("What rstwhy does not see") and turn this into a positive test.
 
 # wire_rsts FILE: "sport seq" of every TCP RST in a capture file
 wire_rsts() {
@@ -506,7 +506,7 @@ stop_capture() {
 	echo "# bypass: RSTs at the peer: ${wire//$'\n'/, }; tcpdump on the sender: ${local_wire//$'\n'/, }; rstwhy events: $(jq -c '[.sport, .seq, .cause]' "$EVENTS" | tr '\n' ' ')" >&3
 	[[ $wire == "7001 $bypass_seq"$'\n'"7002 $normal_seq" ]] ||
 		fail "expected both RSTs once on the wire (7001 $bypass_seq, 7002 $normal_seq), got: $wire"
-	# documented in docs/invisible.md: local packet taps miss the bypass path as well
+	# documented in README.md ("What rstwhy does not see"): local packet taps miss the bypass path as well
 	[[ $local_wire == "7002 $normal_seq" ]] ||
 		fail "tcpdump on the sender: expected only the normal RST (7002 $normal_seq), got: $local_wire"
 	assert_event injected .sport=7002 ".actor.pid=$normal_pid" .detail.built_by="packet socket"
