@@ -16,7 +16,7 @@ void tcp_flags_str(unsigned int flags, char *buf)
 	buf[n] = 0;
 }
 
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
+#include "output.h"
 #include "summary.h"
 
 #define MAX_ROWS_SHOWN 25
@@ -23,18 +24,11 @@ static void now_str(char *buf, size_t len)
 
 static void json_comm(FILE *f, const char *comm)
 {
-	fputc('"', f);
-	for (int i = 0; i < 16 && comm[i]; i++) {
-		unsigned char c = comm[i];
+	char c[17];
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
+	memcpy(c, comm, 16);
+	c[16] = 0;
+	json_str(f, c);
 }
 
 static void print_json(FILE *f, const struct summary_opts *o, const struct agg *a,
