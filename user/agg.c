@@ -13,6 +13,7 @@
 struct agg_seen {
 	struct rw_agg_key k;
 	uint64_t count;
+	uint32_t gen;		/* the last read that found this key in the kernel's map */
 };
 
 void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
@@ -167,6 +168,7 @@ uint64_t agg_poll_kernel(struct agg *a, int agg_fd, int stacks_fd, const struct 
 		s = seen_find(a, &k);
 		if (!s)
 			continue;
+		s->gen = a->gen;
 		/* a key evicted by the LRU and counted again starts from zero */
 		delta = sum >= s->count ? sum - s->count : sum;
 		s->count = sum;
@@ -183,6 +185,30 @@ uint64_t agg_poll_kernel(struct agg *a, int agg_fd, int stacks_fd, const struct 
 		}
 	}
 	free(vals);
+	/*
+	 * Keys the kernel's LRU evicted stay here until the table is twice the map's size: then
+	 * keep only the keys of this read, so memory stays flat however many owners come and go.
+	 */
+	if (a->nseen > 2 * 16384) {
+		struct agg_seen *old = a->seen;
+		int cap = a->capseen;
+
+		a->seen = NULL;
+		a->nseen = a->capseen = 0;
+		for (int i = 0; i < cap; i++) {
+			struct agg_seen *n;
+
+			if (!old[i].k.type || old[i].gen != a->gen)
+				continue;
+			n = seen_find(a, &old[i].k);
+			if (n) {
+				n->count = old[i].count;
+				n->gen = old[i].gen;
+			}
+		}
+		free(old);
+	}
+	a->gen++;
 	return new_sent;
 }
 

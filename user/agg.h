@@ -29,6 +29,7 @@ struct agg {
 	/* the kernel map's counts at the previous read, per key */
 	struct agg_seen *seen;
 	int nseen, capseen;
+	uint32_t gen;
 };
 
 void agg_add(struct agg *a, const struct rw_report *r, uint64_t n);
