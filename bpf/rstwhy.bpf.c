@@ -45,6 +45,7 @@ const volatile bool egress_stack_pkts = false;	/* also the stack's own RSTs (for
  */
 const volatile bool passive_by_hook = false;
 const volatile bool aggregate = false;		/* count in the agg map, no ring buffer */
+const volatile __u16 eph_low = 0;		/* first ephemeral port (ip_local_port_range) */
 const volatile bool no_egress_watch = false;	/* net_dev_queue is not attached */
 /* the send-reset hook misses resets with no socket (tracepoint before 6.10) */
 const volatile bool v6_nosk_ambiguous = false;
@@ -576,7 +577,16 @@ static __always_inline int add_to_agg(void *ctx, const struct rw_event *e, bool 
 	if (k.stackid >= 0)
 		k.flags |= RW_F_STACK;
 	k.family = e->family;
+	/*
+	 * A client socket's local port is ephemeral: counting per ephemeral port would make a
+	 * key per connection and let the LRU evict counts. Such sockets count under the port
+	 * they talk to instead.
+	 */
 	k.lport = e->type == RW_EV_RECV ? e->dport : e->sport;
+	if (eph_low && k.lport >= eph_low) {
+		k.rport = e->type == RW_EV_RECV ? e->sport : e->dport;
+		k.lport = 0;
+	}
 	k.state = e->state;
 	k.prev_state = e->prev_state;
 	k.tw_substate = e->tw_substate;

@@ -145,7 +145,9 @@ struct rw_agg_key {
 	__u32 reason;
 	__s32 stackid;		/* in the stacks map; -1: none */
 	__u16 family;
-	__u16 lport;		/* this host's port */
+	__u16 lport;		/* this host's port, 0 when it is an ephemeral one */
+	__u16 rport;		/* the peer's port when lport is ephemeral (a client socket) */
+	__u16 pad2;
 	__u8 state;
 	__u8 prev_state;
 	__u8 tw_substate;

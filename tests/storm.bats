@@ -378,7 +378,7 @@ closing_captured() {
 	((G_refused == n)) || fail "rstgen flood: only $G_refused of $n refused"
 	start_storm --accept-rate 0 --hold 60
 	wait_storm_line ready=1
-	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",owner=\"\"}" "$n" 15
+	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\"}" "$n" 15
 	wait_metric "$pp" "rstwhy_listener_accept_queue{netns=\"$ino\",port=\"$STORM_PORT\",family=\"ipv4\"}" 9 15
 	# a scrape with drops counted (the first sighting of a listener is the baseline)
 	wait_metric "$pp" "rstwhy_listener_accept_queue_limit{netns=\"$ino\",port=\"$STORM_PORT\",family=\"ipv4\"}" 8 5
@@ -497,7 +497,7 @@ tests:
         values: '0+5x40'
       - series: 'rstwhy_events_lost_total{instance="h:9464",job="rstwhy"}'
         values: '0 0 0 10 10 10 10 10 10 10'
-      - series: 'rstwhy_rst_total{instance="h:9464",job="rstwhy",cause="accept-overflow",origin="tcp-stack",dir="sent",port="51244",owner="gateway"}'
+      - series: 'rstwhy_rst_total{instance="h:9464",job="rstwhy",cause="accept-overflow",origin="tcp-stack",dir="sent",port="51244",port_side="local",owner="gateway"}'
         values: '0+600x40'
     alert_rule_test:
       - eval_time: 30s
@@ -554,7 +554,7 @@ EOF
 
 	local specific other sum line port val ns=0
 	specific=$(grep -c '^rstwhy_rst_total{.*port="[0-9]*"' "$m" || true)
-	other=$(grep -c '^rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",owner="other"}' "$m" || true)
+	other=$(grep -c '^rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other"}' "$m" || true)
 	((specific == 2)) || { cat "$m"; fail "$specific port-specific series, expected 2"; }
 	((other == 1)) || { cat "$m"; fail "$other port=\"other\" series, expected 1"; }
 	sum=$(awk '/^rstwhy_rst_total\{/ { s += $2 } END { print s + 0 }' "$m")
@@ -575,13 +575,13 @@ EOF
 	for p in "${!want[@]}"; do
 		grep -q "port=\"$p\"" "$m" || folded=$p
 	done
-	oval=$(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",owner="other"}')
+	oval=$(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other"}')
 	run_scen flood 4 -n 7 -p "$kept"
 	run_scen flood 4 -n 9 -p "$folded"
 	wait_metric "$pp" rstwhy_events_captured_total "$((total + 16))" 15
-	[[ $(metric "$m" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$kept\",owner=\"\"}") == $((want[$kept] + 7)) ]] ||
+	[[ $(metric "$m" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$kept\",port_side=\"local\",owner=\"\"}") == $((want[$kept] + 7)) ]] ||
 		{ cat "$m"; fail "the series of port $kept did not grow by 7"; }
-	[[ $(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",owner="other"}') == $((oval + 9)) ]] ||
+	[[ $(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other"}') == $((oval + 9)) ]] ||
 		{ cat "$m"; fail "the other series did not grow by 9"; }
 	(($(grep -c '^rstwhy_rst_total{' "$m") == 3)) || { cat "$m"; fail "series count changed"; }
 	stop_rstwhy
@@ -603,7 +603,7 @@ EOF
 	# that scrape was answered while the stuck connection was still open
 	echo "# a scrape behind a stuck connection took $ms ms" >&3
 	exec {fd}>&-
-	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",owner=\"\"}" "$n" 10
+	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\"}" "$n" 10
 	stop_rstwhy
 	[[ $(closing_captured) == "$n $n" ]] ||
 		{ _rw_show_file "rstwhy stderr" "$RSTWHY_ERR"; fail "the flood was not fully captured during the stuck scrape"; }

@@ -21,12 +21,20 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 	const struct rw_event *e = r->e;
 	bool recv = e->type == RW_EV_RECV;
 	uint16_t port = recv ? e->dport : e->sport;
+	bool remote = false;
 	struct agg_row *row;
+
+	/* a client socket (ephemeral local port) counts under the port it talks to */
+	if (!port || (a->eph_low && port >= a->eph_low)) {
+		port = recv ? e->sport : e->dport;
+		remote = true;
+	}
 
 	for (int i = 0; i < a->n; i++) {
 		row = &a->rows[i];
 		if (row->cause == r->v.cause && row->origin == r->v.origin &&
 		    row->received == recv && row->netns == e->netns && row->port == port &&
+		    row->remote == remote &&
 		    row->has_owner == r->has_owner &&
 		    (!r->has_owner || (row->pid == r->owner.tgid &&
 				       !strncmp(row->comm, r->owner.comm, 16)))) {
@@ -50,6 +58,7 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 	row->received = recv;
 	row->netns = e->netns;
 	row->port = port;
+	row->remote = remote;
 	row->has_owner = r->has_owner;
 	if (r->has_owner) {
 		row->pid = r->owner.tgid;
@@ -68,10 +77,13 @@ static void event_from_key(const struct rw_agg_key *k, int stacks_fd, struct rw_
 	e->flags = k->flags & ~RW_F_STACK;
 	e->reason = k->reason;
 	e->family = k->family;
-	if (k->type == RW_EV_RECV)
+	if (k->type == RW_EV_RECV) {
 		e->dport = k->lport;
-	else
+		e->sport = k->rport;
+	} else {
 		e->sport = k->lport;
+		e->dport = k->rport;
+	}
 	e->state = k->state;
 	e->prev_state = k->prev_state;
 	e->tw_substate = k->tw_substate;

@@ -16,6 +16,7 @@ struct agg_row {
 	bool received;
 	uint32_t netns;
 	uint16_t port;
+	bool remote;		/* port is the peer's: this host's side was an ephemeral port */
 	bool has_owner;
 	uint32_t pid;
 	char comm[16];
@@ -30,6 +31,7 @@ struct agg {
 	struct agg_seen *seen;
 	int nseen, capseen;
 	uint32_t gen;
+	uint16_t eph_low;	/* first ephemeral port: local ports from here on are clients' */
 };
 
 void agg_add(struct agg *a, const struct rw_report *r, uint64_t n);

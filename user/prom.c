@@ -26,6 +26,7 @@ struct series {
 	enum rw_cause cause;
 	enum rw_origin origin;
 	bool received;
+	bool remote;		/* port is the peer's (client sockets) */
 	int port;		/* -1: other */
 	char comm[16];		/* "" no owner; "other" folded */
 	uint64_t value;
@@ -281,7 +282,7 @@ static struct series *series_for(struct prom *p, const struct agg_row *r)
 		struct series *s = &p->s[i];
 
 		if (s->cause == r->cause && s->origin == r->origin && s->received == r->received &&
-		    s->port == r->port && !strncmp(s->comm, comm, 16))
+		    s->port == r->port && s->remote == r->remote && !strncmp(s->comm, comm, 16))
 			return s;
 	}
 	fold = p->ns >= p->max_series;
@@ -308,6 +309,7 @@ static struct series *series_for(struct prom *p, const struct agg_row *r)
 	p->s[p->ns].origin = r->origin;
 	p->s[p->ns].received = r->received;
 	p->s[p->ns].port = fold ? -1 : r->port;
+	p->s[p->ns].remote = !fold && r->remote;
 	snprintf(p->s[p->ns].comm, sizeof(p->s[0].comm), "%s", fold ? "other" : comm);
 	return &p->s[p->ns++];
 }
@@ -344,9 +346,9 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 		else
 			snprintf(port, sizeof(port), "%d", s->port);
 		fprintf(f, "rstwhy_rst_total{cause=\"%s\",origin=\"%s\",dir=\"%s\",port=\"%s\","
-			"owner=\"%s\"} %" PRIu64 "\n", rw_cause_name(s->cause),
-			rw_origin_name(s->origin), s->received ? "received" : "sent", port, lab,
-			s->value);
+			"port_side=\"%s\",owner=\"%s\"} %" PRIu64 "\n", rw_cause_name(s->cause),
+			rw_origin_name(s->origin), s->received ? "received" : "sent", port,
+			s->remote ? "remote" : "local", lab, s->value);
 	}
 	fputs("# HELP rstwhy_listener_accept_queue Connections waiting in a listener's accept "
 	      "queue.\n# TYPE rstwhy_listener_accept_queue gauge\n", f);

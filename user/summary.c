@@ -51,8 +51,9 @@ static void print_json(FILE *f, const struct summary_opts *o, const struct agg *
 		tot += r->total;
 		itv += d;
 		fprintf(f, "%s{\"cause\":\"%s\",\"origin\":\"%s\",\"dir\":\"%s\",\"port\":%u,"
-			"\"netns\":%u,\"owner\":", first ? "" : ",", rw_cause_name(r->cause),
-			rw_origin_name(r->origin), r->received ? "received" : "sent", r->port,
+			"\"port_side\":\"%s\",\"netns\":%u,\"owner\":", first ? "" : ",",
+			rw_cause_name(r->cause), rw_origin_name(r->origin),
+			r->received ? "received" : "sent", r->port, r->remote ? "remote" : "local",
 			r->netns);
 		if (r->has_owner) {
 			fprintf(f, "{\"pid\":%u,\"comm\":", r->pid);
@@ -104,12 +105,12 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 	now_str(t, sizeof(t));
 	fprintf(f, "rstwhy summary %s  last %.1fs%s\n", t, elapsed,
 		lost ? "  (EVENTS LOST: see the closing summary)" : "");
-	fprintf(f, "%9s %10s  %-17s %-11s %-4s %6s  %s\n", "RST/s", "TOTAL", "CAUSE", "ORIGIN",
+	fprintf(f, "%9s %10s  %-17s %-11s %-4s %7s  %s\n", "RST/s", "TOTAL", "CAUSE", "ORIGIN",
 		"DIR", "PORT", "OWNER");
 	for (int i = 0; i < a->n; i++) {
 		const struct agg_row *r = &a->rows[i];
 		uint64_t d = r->total - r->prev;
-		char owner[40] = "-";
+		char owner[40] = "-", port[12];
 
 		tot += r->total;
 		itv += d;
@@ -117,9 +118,11 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 			continue;
 		if (r->has_owner)
 			snprintf(owner, sizeof(owner), "%u/%.15s", r->pid, r->comm);
-		fprintf(f, "%9.1f %10" PRIu64 "  %-17s %-11s %-4s %6u  %s\n",
+		/* ->PORT: a client socket, counted under the port it talks to */
+		snprintf(port, sizeof(port), "%s%u", r->remote ? "->" : "", r->port);
+		fprintf(f, "%9.1f %10" PRIu64 "  %-17s %-11s %-4s %7s  %s\n",
 			elapsed > 0 ? d / elapsed : 0.0, r->total, rw_cause_name(r->cause),
-			rw_origin_name(r->origin), r->received ? "in" : "out", r->port, owner);
+			rw_origin_name(r->origin), r->received ? "in" : "out", port, owner);
 		shown++;
 	}
 	if (a->n > shown)
