@@ -45,7 +45,6 @@ const volatile bool egress_stack_pkts = false;	/* also the stack's own RSTs (for
  */
 const volatile bool passive_by_hook = false;
 const volatile bool aggregate = false;		/* count in the agg map, no ring buffer */
-const volatile __u16 eph_low = 0;		/* first ephemeral port (ip_local_port_range) */
 const volatile bool no_egress_watch = false;	/* net_dev_queue is not attached */
 /* the send-reset hook misses resets with no socket (tracepoint before 6.10) */
 const volatile bool v6_nosk_ambiguous = false;
@@ -68,7 +67,8 @@ struct sk_info {
 	__u64 cgroup_id;
 	__u8 has_owner;
 	__u8 prev_state;	/* state left by the last move to CLOSE, 0 if none */
-	__u8 pad[6];
+	__u8 client;		/* connect()ed: its local port is an ephemeral one */
+	__u8 pad[5];
 };
 
 /* owner and last state per socket, keyed by the socket's address */
@@ -257,6 +257,9 @@ static __always_inline int on_set_state(const struct sock *sk, int oldstate, int
 	case TCP_SYN_SENT:	/* connect(): process context */
 		bpf_map_delete_elem(&sockets, &key);
 		record_owner(sk, true);
+		cur = bpf_map_lookup_elem(&sockets, &key);
+		if (cur)
+			cur->client = 1;
 		break;
 	case TCP_SYN_RECV:
 		/* a new child (softirq): forget whatever used this address before */
@@ -286,6 +289,7 @@ static __always_inline int on_set_state(const struct sock *sk, int oldstate, int
 			o.owner = cur->owner;
 			o.cgroup_id = cur->cgroup_id;
 			o.src = RW_OWN_TIMEWAIT;
+			o.client = cur->client;
 			bpf_map_update_elem(&tuple_owners, &k, &o, BPF_ANY);
 		}
 		break;
@@ -465,8 +469,11 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 		e->tw_substate = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);
 		k.netns = e->netns;
 		o = bpf_map_lookup_elem(&tuple_owners, &k);
-		if (o)
+		if (o) {
 			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_TIMEWAIT);
+			if (o->client)
+				e->flags |= RW_F_CLIENT;
+		}
 		return;
 	}
 	if (e->state == TCP_NEW_SYN_RECV) {
@@ -503,6 +510,8 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 			}
 			if (info->has_owner)
 				copy_owner(e, &info->owner, info->cgroup_id, RW_OWN_SOCKET);
+			if (info->client)
+				e->flags |= RW_F_CLIENT;
 		}
 		if (!(e->flags & RW_F_OWNER)) {
 			/* a socket that predates us */
@@ -583,7 +592,7 @@ static __always_inline int add_to_agg(void *ctx, const struct rw_event *e, bool 
 	 * they talk to instead.
 	 */
 	k.lport = e->type == RW_EV_RECV ? e->dport : e->sport;
-	if (eph_low && k.lport >= eph_low) {
+	if (e->flags & RW_F_CLIENT) {
 		k.rport = e->type == RW_EV_RECV ? e->sport : e->dport;
 		k.lport = 0;
 	}

@@ -42,6 +42,7 @@ enum rw_ev_flags {
 	RW_F_MPTCP	= 1 << 9,	/* an MPTCP subflow */
 	RW_F_STACK	= 1 << 10,	/* stack[] holds stack_len bytes */
 	RW_F_REQSK	= 1 << 11,	/* a request socket (SYN_RECV) was given */
+	RW_F_CLIENT	= 1 << 12,	/* the socket was connect()ed: its local port is ephemeral */
 };
 
 /* where the owner came from */
@@ -91,7 +92,7 @@ struct rw_owner_rec {
 	struct rw_task owner;
 	__u64 cgroup_id;
 	__u32 src;		/* enum rw_owner_src */
-	__u32 pad;
+	__u32 client;		/* the socket was connect()ed */
 };
 
 struct rw_event {
@@ -145,8 +146,8 @@ struct rw_agg_key {
 	__u32 reason;
 	__s32 stackid;		/* in the stacks map; -1: none */
 	__u16 family;
-	__u16 lport;		/* this host's port, 0 when it is an ephemeral one */
-	__u16 rport;		/* the peer's port when lport is ephemeral (a client socket) */
+	__u16 lport;		/* this host's port, 0 for a client socket (RW_F_CLIENT) */
+	__u16 rport;		/* a client socket's peer port: the service it talks to */
 	__u16 pad2;
 	__u8 state;
 	__u8 prev_state;

@@ -24,8 +24,8 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 	bool remote = false;
 	struct agg_row *row;
 
-	/* a client socket (ephemeral local port) counts under the port it talks to */
-	if (!port || (a->eph_low && port >= a->eph_low)) {
+	/* a client socket (its local port is ephemeral) counts under the port it talks to */
+	if (!port || (e->flags & RW_F_CLIENT)) {
 		port = recv ? e->sport : e->dport;
 		remote = true;
 	}

@@ -31,7 +31,6 @@ struct agg {
 	struct agg_seen *seen;
 	int nseen, capseen;
 	uint32_t gen;
-	uint16_t eph_low;	/* first ephemeral port: local ports from here on are clients' */
 };
 
 void agg_add(struct agg *a, const struct rw_report *r, uint64_t n);

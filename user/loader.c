@@ -120,7 +120,6 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 	skel->rodata->passive_by_hook = passive == ATTACH_FENTRY || passive == ATTACH_KPROBE;
 	skel->rodata->hook_has_reason = ki->v4_reset_args >= 3;
 	skel->rodata->aggregate = o->aggregate;
-	skel->rodata->eph_low = o->eph_low;
 	skel->rodata->no_egress_watch = !o->egress;
 	skel->rodata->v6_nosk_ambiguous = passive == ATTACH_TRACEPOINT && ki->send_reset_args < 3;
 

@@ -34,7 +34,6 @@ struct loader_opts {
 	bool egress_stack_pkts;
 	long wakeup_bytes;	/* -1: default */
 	bool aggregate;		/* count in the kernel (--summary, --quiet), no per-event records */
-	uint16_t eph_low;	/* first ephemeral port: aggregation counts clients by peer port */
 	enum attach_mode attach;
 	bool verbose;
 };

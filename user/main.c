@@ -727,20 +727,6 @@ static int handle_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* the first port of net.ipv4.ip_local_port_range (ours; namespaces rarely differ) */
-static uint16_t ephemeral_low(void)
-{
-	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-	unsigned int lo = 32768, hi;
-
-	if (f) {
-		if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > 65535)
-			lo = 32768;
-		fclose(f);
-	}
-	return lo;
-}
-
 static double mono_secs(void)
 {
 	struct timespec t;
@@ -954,7 +940,6 @@ int main(int argc, char **argv)
 			.egress_stack_pkts = env.pcapng != NULL, .wakeup_bytes = env.wakeup_bytes,
 			.attach = env.attach, .verbose = env.verbose,
 			.aggregate = !per_event && !env.pcapng,
-			.eph_low = agg.eph_low = ephemeral_low(),
 		};
 		char why[300];
 
