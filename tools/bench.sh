@@ -10,7 +10,11 @@
 #   hazard) | a bpftrace one-liner printing each event > file
 # For each: RST rate as a ratio to the untraced rate of the same round (rate = RSTs counted by
 # the kernel / wall time of the flood), events reported / TcpOutRsts delta, tracer user+sys CPU
-# per event, tracer peak RSS (VmHWM).
+# per event, tracer peak RSS (VmHWM), and CPU per RST (floods, softirq included, + tracer) as a
+# ratio to untraced: both CPUs are saturated, so 1 / that ratio is the rate ratio on a quiet
+# machine, and it is far less disturbed by other work on a shared one. The verdict on each
+# target of issue 5 is printed for both. The exit status is 0 whatever the verdicts (a
+# measurement, not a test); non-zero only when the bench itself could not run.
 #
 # Then a profile phase (BENCH_PROFILE=1, default): kernel.bpf_stats_enabled is switched on for
 # the duration of one traced flood per variant (it is a root-namespace sysctl: restored on exit,
@@ -20,7 +24,7 @@
 # veth); no other sysctl touched; only PIDs started here are signalled.
 #
 # Environment: BENCH_ROUNDS (5), BENCH_N (RSTs per rstgen process per closed-port flood,
-# 80000), BENCH_NL (per linger flood, 40000), BENCH_PAR (rstgen processes at once: nproc),
+# 70000), BENCH_NL (per linger flood, 35000), BENCH_PAR (rstgen processes at once: nproc),
 # BENCH_VARIANTS (space-separated subset of: untraced table json stack summary wakeup1
 # bpftrace), BENCH_FLOODS (flood linger), BENCH_PROFILE (1), BENCH_KEEP (keep the work dir).
 set -uo pipefail
@@ -29,8 +33,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RSTWHY="${RSTWHY:-$ROOT/rstwhy}"
 RSTGEN="${RSTGEN:-$ROOT/.output/rstgen}"
 ROUNDS="${BENCH_ROUNDS:-5}"
-N="${BENCH_N:-80000}"
-NL="${BENCH_NL:-40000}"
+N="${BENCH_N:-70000}"
+NL="${BENCH_NL:-35000}"
 PAR="${BENCH_PAR:-$(nproc)}"
 PROFILE="${BENCH_PROFILE:-1}"
 FLOODS="${BENCH_FLOODS:-flood linger}"
@@ -366,18 +370,27 @@ echo "sensitive to other load on the machine than the rate ratio (250 Hz tick ac
 report "$labels"
 
 # ---- targets -----------------------------------------------------------------------------------
+# Each rate target is judged twice: on the measured rate ratio, and on 1 / CPU-per-RST ratio,
+# the rate the floods would keep if the machine were theirs alone (both CPUs are saturated, so
+# every extra CPU-second per RST costs rate). On a quiet machine the two agree.
 echo
-awk -v floods="$FLOODS" '
+awk -v floods="$FLOODS" -v tck="$TCK" '
 	function median(a, n,   i, j, t) {
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
 			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
 	{ r = $1; v = $2; f = $3; rate[r, v, f] = $5 > 0 ? $4 / ($5 / 1e6) : 0
+	  cost[r, v, f] = $4 > 0 ? ($10 + $7 / tck) / $4 : 0
 	  rsts[r, v, f] = $4; ev[r, v, f] = $6; seen[r] = 1; have[v] = 1 }
 	function med_ratio(v, f,   n, r) {
 		n = 0; for (r in seen) if ((r, v, f) in rate && rate[r, "untraced", f] > 0)
 			A[++n] = rate[r, v, f] / rate[r, "untraced", f]
+		x = n ? median(A, n) : -1; delete A; return x
+	}
+	function cpu_ratio(v, f,   n, r) {	# 1 / (CPU per RST, traced / untraced)
+		n = 0; for (r in seen) if ((r, v, f) in cost && cost[r, v, f] > 0)
+			A[++n] = cost[r, "untraced", f] / cost[r, v, f]
 		x = n ? median(A, n) : -1; delete A; return x
 	}
 	function all_reported(v, f,   r, ok) {
@@ -385,39 +398,42 @@ awk -v floods="$FLOODS" '
 			if (ev[r, v, f] == "NA" || ev[r, v, f] < rsts[r, v, f]) return 0; ok = 1 }
 		return ok
 	}
-	function verdict(ok) { return ok ? "MET " : "MISSED" }
+	function verdict(ok) { return ok ? "MET" : "MISSED" }
+	function both(what, v, f, min,   x, c) {
+		x = med_ratio(v, f); c = cpu_ratio(v, f)
+		printf "target %-7s %-37s rate ratio %.3f %-6s | 1/CPU ratio %.3f %s\n", f, what, x,
+			verdict(x >= min), c, verdict(c >= min)
+	}
 	END {
 		nf = split(floods, F, " ")
 		for (i = 1; i <= nf; i++) {
 			f = F[i]
 			for (v in have) if (v != "untraced" && v != "bpftrace" && v != "wakeup1") {
 				a = all_reported(v, f)
-				if (a >= 0) printf "target %-6s %-7s 100%% of RSTs reported by %s\n",
-					verdict(a), f, v
+				if (a >= 0) printf "target %-7s %-37s %s\n", f,
+					"100% of RSTs reported by " v, verdict(a)
 			}
-			if ("json" in have) { x = med_ratio("json", f)
-				printf "target %-6s %-7s rate ratio >= 0.95 with --json to a file: %.2f\n",
-					verdict(x >= 0.95), f, x }
-			if ("stack" in have) { x = med_ratio("stack", f)
-				printf "target %-6s %-7s rate ratio >= 0.90 with --json -s: %.2f\n",
-					verdict(x >= 0.90), f, x }
+			if ("json" in have) both(">= 0.95 with --json to a file", "json", f, 0.95)
+			if ("stack" in have) both(">= 0.90 with --json -s", "stack", f, 0.90)
 			if ("bpftrace" in have && "json" in have) {
+				# "beat bpftrace by 2x": twice its rate ratio
 				b = med_ratio("bpftrace", f); x = med_ratio("json", f)
-				# "beat bpftrace by 2x": twice its rate ratio (and, less strict, half its
-				# slowdown 1 - ratio)
-				xb = 0; if (b > 0) xb = x / b
-				sb = 99; if (x < 1) sb = (1 - b) / (1 - x)
-				printf "target %-6s %-7s rate ratio of --json at least 2x bpftrace`s: " \
-					"%.2f vs %.2f (%.2fx); slowdown %.2f vs %.2f (%.1fx smaller)\n",
-					verdict(x >= 2 * b), f, x, b, xb, 1 - x, 1 - b, sb
+				bc = cpu_ratio("bpftrace", f); xc = cpu_ratio("json", f)
+				printf "target %-7s %-37s rate ratio %.2f vs %.2f %-6s | 1/CPU ratio " \
+					"%.2f vs %.2f %s\n", f, "--json >= 2x bpftrace", x, b,
+					verdict(x >= 2 * b), xc, bc, verdict(xc >= 2 * bc)
+				if (bc > 0.5 || b > 0.5)
+					printf "        %-7s (2x is out of reach when bpftrace keeps more than " \
+						"half the rate; slowdown 1-ratio: --json %.2f, bpftrace %.2f)\n", f,
+						1 - xc, 1 - bc
 			}
 		}
-	}' "$RES" | tr '`' "'"
+	}' "$RES"
 
 # ---- profile phase -------------------------------------------------------------------------------
 if ((PROFILE)); then
 	pv=()
-	for v in "${VARIANTS[@]}"; do [[ $v == untraced || $v == summary ]] || pv+=("$v"); done
+	for v in "${VARIANTS[@]}"; do [[ $v == untraced || $v == summary || $v == table ]] || pv+=("$v"); done
 	STATS_PREV=$(sysctl -n kernel.bpf_stats_enabled)
 	echo
 	echo "profile: kernel.bpf_stats_enabled set to 1 for the following runs (was $STATS_PREV;" \
