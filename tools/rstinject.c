@@ -42,6 +42,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "csum.h"
 
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL 36
@@ -231,24 +232,6 @@ static void parse_args(int argc, char **argv)
 		die("--bypass applies to packet mode only");
 }
 
-/* ones' complement sum, folded at the end by csum_fold() */
-static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	for (; len > 1; p += 2, len -= 2)
-		sum += (uint32_t)p[0] << 8 | p[1];
-	if (len)
-		sum += (uint32_t)p[0] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons((uint16_t)~sum);
-}
 
 static void put16(uint8_t *p, uint16_t v)
 {
@@ -291,7 +274,7 @@ static void build_tcp(uint8_t *tcp, uint8_t flags)
 		sum = csum_add(sum, tail, 8);
 	}
 	sum = csum_add(sum, tcp, TCP_HLEN);
-	ck = csum_fold(sum);
+	ck = htons(csum_fold(sum));
 	memcpy(tcp + 16, &ck, 2);
 }
 
@@ -310,7 +293,7 @@ static size_t build_ip(uint8_t *pkt, uint8_t flags)
 		pkt[9] = IPPROTO_TCP;
 		memcpy(pkt + 12, opt.saddr, 4);
 		memcpy(pkt + 16, opt.daddr, 4);
-		ck = csum_fold(csum_add(0, pkt, IP4_HLEN));
+		ck = htons(csum_fold(csum_add(0, pkt, IP4_HLEN)));
 		memcpy(pkt + 10, &ck, 2);
 		build_tcp(pkt + IP4_HLEN, flags);
 		return IP4_HLEN + TCP_HLEN;
