@@ -65,6 +65,17 @@ bad_usage() {
 @test "--bogus is rejected with exit 2" { bad_usage --bogus; }
 @test "-d 0 is rejected with exit 2" { bad_usage -d 0; }
 @test "-d -1 is rejected with exit 2" { bad_usage -d -1; }
+@test "-s with --summary is rejected with exit 2" { bad_usage -s --summary; }
+@test "--attach bogus is rejected with exit 2" { bad_usage --attach=bogus; }
+
+@test "--btf of a file that is not BTF: exit 1, one line, no bare libbpf code" {
+	rw_cli 1 --btf /etc/hostname
+	one_error_line --btf /etc/hostname
+	if grep -qi 'unknown error' "$CLI_ERR"; then
+		_rw_show_file "stderr" "$CLI_ERR"
+		fail "a bare error code reached the user"
+	fi
+}
 
 @test "--help exits 0 and documents --json" {
 	rw_cli 0 --help

@@ -295,18 +295,24 @@ static void refuse_root_netns(const char *why)
 	}
 }
 
-/* TcpOutRsts of the namespace we are in. */
-static long out_rsts(void)
+/*
+ * A counter of the namespace we are in: /proc/self/net/snmp or netstat hold pairs of lines,
+ * "Prefix: Name1 Name2 ..." then "Prefix: v1 v2 ...".
+ */
+static long net_counter(const char *file, const char *prefix, const char *name)
 {
-	char names[2048], vals[2048], *sn, *sv, *n, *v;
+	static char names[8192], vals[8192];
+	char path[64], *sn, *sv, *n, *v;
+	size_t plen = strlen(prefix);
 	bool have_names = false;
 	FILE *f;
 
-	f = fopen("/proc/self/net/snmp", "re");
+	snprintf(path, sizeof(path), "/proc/self/net/%s", file);
+	f = fopen(path, "re");
 	if (!f)
-		fail(errno, "open /proc/self/net/snmp");
+		fail(errno, "open %s", path);
 	while (fgets(vals, sizeof(vals), f)) {
-		if (strncmp(vals, "Tcp:", 4))
+		if (strncmp(vals, prefix, plen))
 			continue;
 		if (!have_names) {
 			memcpy(names, vals, sizeof(names));
@@ -316,7 +322,7 @@ static long out_rsts(void)
 		n = strtok_r(names, " \n", &sn);
 		v = strtok_r(vals, " \n", &sv);
 		while (n && v) {
-			if (!strcmp(n, "OutRsts")) {
+			if (!strcmp(n, name)) {
 				fclose(f);
 				return atol(v);
 			}
@@ -326,7 +332,13 @@ static long out_rsts(void)
 		break;
 	}
 	fclose(f);
-	fail(ENOENT, "no Tcp OutRsts in /proc/self/net/snmp");
+	fail(ENOENT, "no %s %s in %s", prefix, name, path);
+}
+
+/* TcpOutRsts of the namespace we are in. */
+static long out_rsts(void)
+{
+	return net_counter("snmp", "Tcp:", "OutRsts");
 }
 
 /* Is there a request socket (SYN_RECV) from this peer in our namespace's /proc/net/tcp[6]? */
@@ -1303,39 +1315,10 @@ static void cli_socket_destroy(void)
 
 static const char om_max_path[] = "/proc/sys/net/ipv4/tcp_max_orphans";
 
-/* A TcpExt counter of the namespace we are in (/proc/self/net/netstat). */
+/* A TcpExt counter of the namespace we are in. */
 static long tcpext(const char *name)
 {
-	static char names[8192], vals[8192];
-	char *sn, *sv, *n, *v;
-	bool have_names = false;
-	FILE *f;
-
-	f = fopen("/proc/self/net/netstat", "re");
-	if (!f)
-		fail(errno, "open /proc/self/net/netstat");
-	while (fgets(vals, sizeof(vals), f)) {
-		if (strncmp(vals, "TcpExt:", 7))
-			continue;
-		if (!have_names) {
-			memcpy(names, vals, sizeof(names));
-			have_names = true;
-			continue;
-		}
-		n = strtok_r(names, " \n", &sn);
-		v = strtok_r(vals, " \n", &sv);
-		while (n && v) {
-			if (!strcmp(n, name)) {
-				fclose(f);
-				return atol(v);
-			}
-			n = strtok_r(NULL, " \n", &sn);
-			v = strtok_r(NULL, " \n", &sv);
-		}
-		break;
-	}
-	fclose(f);
-	fail(ENOENT, "no TcpExt %s in /proc/self/net/netstat", name);
+	return net_counter("netstat", "TcpExt:", name);
 }
 
 /* Orphaned TCP sockets of the whole host (the sockstat "orphan" count is not per namespace). */

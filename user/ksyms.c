@@ -185,11 +185,6 @@ const char *ksyms_find_function(const struct ksyms *ks, const char *fn)
 	return clone;
 }
 
-int ksyms_count(const struct ksyms *ks)
-{
-	return ks ? ks->n : 0;
-}
-
 static const struct ksym *find(const struct ksyms *ks, uint64_t addr)
 {
 	int lo = 0, hi = ks->n - 1, best = -1;

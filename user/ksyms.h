@@ -13,7 +13,6 @@ void ksyms_free(struct ksyms *ks);
 const char *ksyms_lookup(const struct ksyms *ks, uint64_t addr, uint64_t *off);
 /* FNBIT()s of the evidence functions (classify.h) found among the addresses */
 uint32_t ksyms_fn_bits(const struct ksyms *ks, const uint64_t *addrs, int n);
-int ksyms_count(const struct ksyms *ks);
 /* the symbol of function fn, or of a compiler clone of it (fn.isra.0, ...); NULL if none */
 const char *ksyms_find_function(const struct ksyms *ks, const char *fn);
 /* index of the first frame below the tracing machinery (the traced kernel function) */

@@ -241,8 +241,9 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 			link = bpf_program__attach(ph[i]);
 		e = keep_link(l, link);
 		if (e) {
-			snprintf(err, errlen, "%s on %s: %s", attach_mode_name(passive), hook_fn[i],
-				 strerror(-e));
+			snprintf(err, errlen, "%s on %s: %s%s", attach_mode_name(passive), hook_fn[i],
+				 strerror(-e), passive == ATTACH_KPROBE && (e == -ENOENT ||
+				 e == -EOPNOTSUPP) ? " (this kernel has no kprobe support)" : "");
 			destroy(l);
 			return e;
 		}

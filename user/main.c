@@ -786,8 +786,14 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 		(unsigned long long)run.shown);
 	if (env.pcapng)
 		fprintf(stderr, "rstwhy: %llu packets written to %s; %llu stack RSTs never left "
-			"through a device\n", (unsigned long long)pcapng_count(pcap), env.pcapng,
-			(unsigned long long)pcap_unseen_events);
+			"through a device; %llu left with no event to match (filtered out)\n",
+			(unsigned long long)pcapng_count(pcap), env.pcapng,
+			(unsigned long long)pcap_unseen_events,
+			(unsigned long long)pcap_unmatched_pkts);
+	if (ns_overflow)
+		fprintf(stderr, "rstwhy: %llu RSTs came from namespaces beyond the first %d: not "
+			"checked against their TcpOutRsts\n", (unsigned long long)ns_overflow,
+			NS_SLOTS);
 
 	if (ns_snapshot_take(&end, env.netns, env.netns_arg)) {
 		fprintf(stderr, "rstwhy: could not read TcpOutRsts at exit\n");
@@ -889,6 +895,8 @@ int main(int argc, char **argv)
 			return sc->fn(argc - 1, argv + 1);
 	parse_args(argc, argv);
 	per_event = !(env.summary > 0 || env.quiet);
+	if (env.stacks && !per_event)
+		die_usage("-s shows the stack of each event: it has no effect with --summary or -q");
 	/* without per-event output the counts are all there is: keep them */
 	aggregating = env.summary > 0 || env.prometheus || !per_event;
 
@@ -902,9 +910,13 @@ int main(int argc, char **argv)
 
 	err = kinfo_load(&run.ki, env.btf);
 	if (err) {
-		if (env.btf)
-			fprintf(stderr, "rstwhy: --btf %s: not a BTF file (%s)\n", env.btf,
-				strerror(-err));
+		if (env.btf) {
+			char why[128];
+
+			libbpf_strerror(err, why, sizeof(why));
+			fprintf(stderr, "rstwhy: --btf %s: not a usable BTF file (%s)\n", env.btf,
+				why);
+		}
 		else
 			fprintf(stderr, "rstwhy: kernel %s has no BTF (/sys/kernel/btf/vmlinux): use a "
 				"kernel built with CONFIG_DEBUG_INFO_BTF=y, or give this kernel's BTF "
