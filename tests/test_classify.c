@@ -266,6 +266,8 @@ static void test_tables(void)
 			bad++;
 	}
 	check(!bad, "contract cause ids and origins", "%d mismatches", bad);
+	check(sizeof(contract) / sizeof(contract[0]) == C_NR_CAUSES,
+	      "the table has exactly the contract's causes", "%d in the table", C_NR_CAUSES);
 	check(rw_cause_from_name("nonsense") < 0, "unknown cause id is rejected", "accepted");
 	check(rw_kreason_from_name("MPTCP_RST_EMPTCP") == KR_MPTCP &&
 	      rw_kreason_from_name("TCP_STATE") == KR_TCP_STATE &&
@@ -313,12 +315,51 @@ static void test_netstat_and_addr(void)
 	      "bad --prometheus addresses are refused", "accepted");
 }
 
+/* causes.def and evidence.def: complete, unique, and names that lead back to their ids */
+static void test_cause_table(void)
+{
+	int bad = 0, dup = 0, trip = 0;
+
+	for (int c = 0; c < C_NR_CAUSES; c++) {
+		const char *id = rw_cause_name(c);
+
+		if (!id || !*id || !*rw_cause_meaning(c) || !*rw_cause_usually(c) ||
+		    !*rw_cause_check(c) || strchr(rw_cause_meaning(c), '\n') ||
+		    strchr(rw_cause_meaning(c), '\t') ||
+		    (unsigned int)rw_cause_origin(c) >= O_NR_ORIGINS)
+			bad++;
+		for (int d = 0; d < c; d++)
+			dup += !strcmp(id, rw_cause_name(d));
+		trip += rw_cause_from_name(id) != c;
+	}
+	check(!bad, "every cause has an id, an origin, a one-line meaning, causes and checks",
+	      "%d incomplete", bad);
+	check(!dup, "cause ids are unique", "%d duplicates", dup);
+	check(!trip, "cause id -> enum -> id round trip", "%d wrong", trip);
+	check(rw_cause_from_name("") < 0 && !strcmp(rw_cause_name(C_NR_CAUSES), "unknown"),
+	      "out-of-range causes read as unknown", "mismatch");
+
+	bad = 0;
+	for (int f = 0; f < FN_NR; f++)
+		bad += !rw_fn_name(f) || !strcmp(rw_fn_name(f), "?");
+	check(!bad, "every evidence bit has a label", "%d without", bad);
+	check(rw_fn_bits_of_symbol("__tcp_close") == FNBIT(FN_TCP_CLOSE) &&
+	      rw_fn_bits_of_symbol("tcp_close") == FNBIT(FN_TCP_CLOSE) &&
+	      rw_fn_bits_of_symbol("inet_child_forget") == FNBIT(FN_LISTEN_STOP) &&
+	      rw_fn_bits_of_symbol("mptcp_subflow_reset") == FNBIT(FN_MPTCP) &&
+	      rw_fn_bits_of_symbol("__mptcp_close_ssk") == FNBIT(FN_MPTCP) &&
+	      rw_fn_bits_of_symbol("handle_softirqs") == FNBIT(FN_IRQ_CONTEXT) &&
+	      !rw_fn_bits_of_symbol("tcp_closer") && !rw_fn_bits_of_symbol("mptcp"),
+	      "kernel symbols -> evidence bits (exact names and prefixes)", "mismatch");
+}
+
 int main(void)
 {
 	test_netstat_and_addr();
 	test_passive();
 	test_active();
 	test_tables();
+	test_cause_table();
 	test_snmp();
 	printf("# unit: %d tests, %d failed\n", n, failed);
 	return failed ? 1 : 0;

@@ -9,48 +9,13 @@
 #include <string.h>
 #include "classify.h"
 
-static const char *const cause_names[C_NR_CAUSES] = {
-	[C_UNKNOWN] = "unknown",
-	[C_NO_LISTENER] = "no-listener",
-	[C_NO_CONNECTION] = "no-connection",
-	[C_LISTENER_CLOSED] = "listener-closed",
-	[C_ACCEPT_OVERFLOW] = "accept-overflow",
-	[C_CLOSE_UNREAD] = "close-unread",
-	[C_CLOSE_LINGER0] = "close-linger0",
-	[C_DISCONNECT] = "disconnect",
-	[C_DATA_AFTER_CLOSE] = "data-after-close",
-	[C_FIN_WAIT2_ABORT] = "fin-wait2-abort",
-	[C_KEEPALIVE_TIMEOUT] = "keepalive-timeout",
-	[C_ORPHAN_MEMORY] = "orphan-memory",
-	[C_TIMEWAIT] = "timewait",
-	[C_BAD_SEGMENT] = "bad-segment",
-	[C_SOCKET_DESTROY] = "socket-destroy",
-	[C_NETFILTER_REJECT] = "netfilter-reject",
-	[C_INJECTED] = "injected",
-	[C_MPTCP] = "mptcp",
-	[C_PEER_RESET] = "peer-reset",
-};
-
-static const enum rw_origin cause_origins[C_NR_CAUSES] = {
-	[C_UNKNOWN] = O_UNKNOWN,
-	[C_NO_LISTENER] = O_TCP_STACK,
-	[C_NO_CONNECTION] = O_TCP_STACK,
-	[C_LISTENER_CLOSED] = O_APPLICATION,
-	[C_ACCEPT_OVERFLOW] = O_TCP_STACK,
-	[C_CLOSE_UNREAD] = O_APPLICATION,
-	[C_CLOSE_LINGER0] = O_APPLICATION,
-	[C_DISCONNECT] = O_APPLICATION,
-	[C_DATA_AFTER_CLOSE] = O_APPLICATION,
-	[C_FIN_WAIT2_ABORT] = O_APPLICATION,
-	[C_KEEPALIVE_TIMEOUT] = O_TCP_STACK,
-	[C_ORPHAN_MEMORY] = O_TCP_STACK,
-	[C_TIMEWAIT] = O_TCP_STACK,
-	[C_BAD_SEGMENT] = O_TCP_STACK,
-	[C_SOCKET_DESTROY] = O_ADMIN,
-	[C_NETFILTER_REJECT] = O_FIREWALL,
-	[C_INJECTED] = O_INJECTED,
-	[C_MPTCP] = O_TCP_STACK,
-	[C_PEER_RESET] = O_PEER,
+static const struct {
+	const char *id, *meaning, *usually, *check;
+	enum rw_origin origin;
+} causes[C_NR_CAUSES] = {
+#define RW_CAUSE(e, i, o, m, u, c) [e] = { .id = i, .origin = o, .meaning = m, .usually = u, \
+					     .check = c },
+#include "causes.def"
 };
 
 static const char *const origin_names[O_NR_ORIGINS] = {
@@ -78,20 +43,13 @@ static const char *const state_names[] = {
 	[ST_NEW_SYN_RECV] = "SYN_RECV",
 };
 
-static const char *const fn_names[FN_NR] = {
-	[FN_TCP_CLOSE] = "tcp_close",
-	[FN_TCP_DISCONNECT] = "tcp_disconnect",
-	[FN_STREAM_CONNECT] = "inet_stream_connect",
-	[FN_LISTEN_STOP] = "inet_csk_listen_stop",
-	[FN_TCP_ABORT] = "tcp_abort",
-	[FN_KEEPALIVE_TIMER] = "tcp_keepalive_timer",
-	[FN_WRITE_TIMER] = "tcp_write_timer",
-	[FN_CHECK_REQ] = "tcp_check_req",
-	[FN_RCV_STATE] = "tcp_rcv_state_process",
-	[FN_TIMEWAIT] = "tcp_timewait_state_process",
-	[FN_IRQ_CONTEXT] = "softirq",
-	[FN_MPTCP] = "mptcp",
-	[FN_SHUTDOWN] = "inet_shutdown",
+/* each evidence bit's label and the kernel symbols that set it (NULL-terminated) */
+static const struct {
+	const char *label;
+	const char *const *syms;
+} fns[FN_NR] = {
+#define RW_FN(e, l, ...) [e] = { .label = l, .syms = (const char *const[]){ __VA_ARGS__, NULL } },
+#include "evidence.def"
 };
 
 static const struct {
@@ -118,22 +76,43 @@ static const struct {
 	{ "ERROR", KR_ERROR },
 };
 
+/* out-of-range causes read as unknown */
+static enum rw_cause cause_ok(enum rw_cause c)
+{
+	return (unsigned int)c < C_NR_CAUSES ? c : C_UNKNOWN;
+}
+
 const char *rw_cause_name(enum rw_cause c)
 {
-	return (unsigned int)c < C_NR_CAUSES ? cause_names[c] : "unknown";
+	return causes[cause_ok(c)].id;
 }
 
 int rw_cause_from_name(const char *name)
 {
 	for (int i = 0; i < C_NR_CAUSES; i++)
-		if (!strcmp(cause_names[i], name))
+		if (!strcmp(causes[i].id, name))
 			return i;
 	return -1;
 }
 
 enum rw_origin rw_cause_origin(enum rw_cause c)
 {
-	return (unsigned int)c < C_NR_CAUSES ? cause_origins[c] : O_UNKNOWN;
+	return causes[cause_ok(c)].origin;
+}
+
+const char *rw_cause_meaning(enum rw_cause c)
+{
+	return causes[cause_ok(c)].meaning;
+}
+
+const char *rw_cause_usually(enum rw_cause c)
+{
+	return causes[cause_ok(c)].usually;
+}
+
+const char *rw_cause_check(enum rw_cause c)
+{
+	return causes[cause_ok(c)].check;
 }
 
 const char *rw_origin_name(enum rw_origin o)
@@ -150,7 +129,25 @@ const char *rw_state_name(int state)
 
 const char *rw_fn_name(enum rw_fn f)
 {
-	return (unsigned int)f < FN_NR ? fn_names[f] : "?";
+	return (unsigned int)f < FN_NR ? fns[f].label : "?";
+}
+
+uint32_t rw_fn_bits_of_symbol(const char *name)
+{
+	uint32_t bits = 0;
+
+	for (int f = 0; f < FN_NR; f++) {
+		for (const char *const *s = fns[f].syms; *s; s++) {
+			size_t n = strlen(*s);
+			bool prefix = n && (*s)[n - 1] == '*';
+
+			if (prefix ? !strncmp(name, *s, n - 1) : !strcmp(name, *s)) {
+				bits |= FNBIT(f);
+				break;
+			}
+		}
+	}
+	return bits;
 }
 
 enum rw_kreason rw_kreason_from_name(const char *name)

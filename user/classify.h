@@ -9,26 +9,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* the causes, their ids, origins and explanations: causes.def */
 enum rw_cause {
-	C_UNKNOWN = 0,
-	C_NO_LISTENER,
-	C_NO_CONNECTION,
-	C_LISTENER_CLOSED,
-	C_ACCEPT_OVERFLOW,
-	C_CLOSE_UNREAD,
-	C_CLOSE_LINGER0,
-	C_DISCONNECT,
-	C_DATA_AFTER_CLOSE,
-	C_FIN_WAIT2_ABORT,
-	C_KEEPALIVE_TIMEOUT,
-	C_ORPHAN_MEMORY,
-	C_TIMEWAIT,
-	C_BAD_SEGMENT,
-	C_SOCKET_DESTROY,
-	C_NETFILTER_REJECT,
-	C_INJECTED,
-	C_MPTCP,
-	C_PEER_RESET,
+#define RW_CAUSE(e, id, origin, meaning, usually, check) e,
+#include "causes.def"
 	C_NR_CAUSES,
 };
 
@@ -68,21 +52,10 @@ enum rw_kreason {
 	KR_OTHER,		/* a name this build does not know */
 };
 
-/* kernel functions whose presence on the stack is evidence (bit numbers) */
+/* kernel functions whose presence on the stack is evidence (bit numbers): evidence.def */
 enum rw_fn {
-	FN_TCP_CLOSE = 0,	/* __tcp_close / tcp_close */
-	FN_TCP_DISCONNECT,	/* tcp_disconnect */
-	FN_STREAM_CONNECT,	/* __inet_stream_connect: connect(AF_UNSPEC) */
-	FN_LISTEN_STOP,		/* inet_csk_listen_stop / inet_child_forget */
-	FN_TCP_ABORT,		/* tcp_abort: SOCK_DESTROY (ss -K) or bpf_sock_destroy */
-	FN_KEEPALIVE_TIMER,	/* tcp_keepalive_timer */
-	FN_WRITE_TIMER,		/* retransmit / probe timers (tcp_out_of_resources path) */
-	FN_CHECK_REQ,		/* tcp_check_req: a request socket's segment */
-	FN_RCV_STATE,		/* tcp_rcv_state_process */
-	FN_TIMEWAIT,		/* tcp_timewait_state_process */
-	FN_IRQ_CONTEXT,		/* softirq / timer / irq entry: no task decided this */
-	FN_MPTCP,		/* mptcp_* / subflow_* */
-	FN_SHUTDOWN,		/* inet_shutdown */
+#define RW_FN(e, label, ...) e,
+#include "evidence.def"
 	FN_NR,
 };
 
@@ -156,5 +129,11 @@ const char *rw_origin_name(enum rw_origin o);
 const char *rw_state_name(int state);		/* NULL for ST_NONE */
 enum rw_kreason rw_kreason_from_name(const char *name);	/* name without SK_RST_REASON_ */
 const char *rw_fn_name(enum rw_fn f);		/* a label for tests and -v */
+/* FNBIT()s of the evidence functions this kernel symbol is (evidence.def), 0 if none */
+uint32_t rw_fn_bits_of_symbol(const char *name);
+/* one line: what it means and what to do; what usually produces it; what to check next */
+const char *rw_cause_meaning(enum rw_cause c);
+const char *rw_cause_usually(enum rw_cause c);
+const char *rw_cause_check(enum rw_cause c);
 
 #endif

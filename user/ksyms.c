@@ -2,7 +2,7 @@
 /*
  * /proc/kallsyms, read once at start: a sorted table of text symbols, each tagged with the
  * classifier's evidence bit if it is one of the functions whose presence on a reset's stack
- * tells which path the reset took.
+ * tells which path the reset took (evidence.def, next to the classifier).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,55 +22,6 @@ struct ksyms {
 	char *names;
 	size_t names_len;
 };
-
-static const struct {
-	const char *name;
-	enum rw_fn fn;
-	int prefix;	/* match names starting with name */
-} evidence_fns[] = {
-	{ "__tcp_close", FN_TCP_CLOSE, 0 },
-	{ "tcp_close", FN_TCP_CLOSE, 0 },
-	{ "tcp_disconnect", FN_TCP_DISCONNECT, 0 },
-	{ "__inet_stream_connect", FN_STREAM_CONNECT, 0 },
-	{ "inet_stream_connect", FN_STREAM_CONNECT, 0 },
-	{ "inet_csk_listen_stop", FN_LISTEN_STOP, 0 },
-	{ "inet_child_forget", FN_LISTEN_STOP, 0 },
-	{ "tcp_abort", FN_TCP_ABORT, 0 },
-	{ "tcp_keepalive_timer", FN_KEEPALIVE_TIMER, 0 },
-	{ "tcp_write_timer", FN_WRITE_TIMER, 0 },
-	{ "tcp_write_timer_handler", FN_WRITE_TIMER, 0 },
-	{ "tcp_retransmit_timer", FN_WRITE_TIMER, 0 },
-	{ "tcp_probe_timer", FN_WRITE_TIMER, 0 },
-	{ "tcp_out_of_resources", FN_WRITE_TIMER, 0 },
-	{ "tcp_check_req", FN_CHECK_REQ, 0 },
-	{ "tcp_rcv_state_process", FN_RCV_STATE, 0 },
-	{ "tcp_timewait_state_process", FN_TIMEWAIT, 0 },
-	{ "handle_softirqs", FN_IRQ_CONTEXT, 0 },
-	{ "__do_softirq", FN_IRQ_CONTEXT, 0 },
-	{ "net_rx_action", FN_IRQ_CONTEXT, 0 },
-	{ "run_timer_softirq", FN_IRQ_CONTEXT, 0 },
-	{ "call_timer_fn", FN_IRQ_CONTEXT, 0 },
-	{ "__run_timers", FN_IRQ_CONTEXT, 0 },
-	{ "irq_exit_rcu", FN_IRQ_CONTEXT, 0 },
-	{ "asm_sysvec_apic_timer_interrupt", FN_IRQ_CONTEXT, 0 },
-	{ "mptcp_", FN_MPTCP, 1 },
-	{ "subflow_", FN_MPTCP, 1 },
-	{ "__mptcp_", FN_MPTCP, 1 },
-	{ "inet_shutdown", FN_SHUTDOWN, 0 },
-};
-
-static uint32_t bits_for(const char *name)
-{
-	uint32_t bits = 0;
-
-	for (size_t i = 0; i < sizeof(evidence_fns) / sizeof(evidence_fns[0]); i++) {
-		const char *f = evidence_fns[i].name;
-
-		if (evidence_fns[i].prefix ? !strncmp(name, f, strlen(f)) : !strcmp(name, f))
-			bits |= FNBIT(evidence_fns[i].fn);
-	}
-	return bits;
-}
 
 static int cmp_sym(const void *a, const void *b)
 {
@@ -125,7 +76,7 @@ struct ksyms *ksyms_load(const char *path)
 		memcpy(ks->names + ks->names_len, name, len);
 		ks->syms[ks->n].addr = addr;
 		ks->syms[ks->n].name_off = ks->names_len;
-		ks->syms[ks->n].bits = bits_for(name);
+		ks->syms[ks->n].bits = rw_fn_bits_of_symbol(name);
 		ks->names_len += len;
 		ks->n++;
 	}

@@ -39,6 +39,7 @@
 #include "listeners.h"
 #include "subcmd.h"
 #include "report.h"
+#include "explain.h"
 
 #define RSTWHY_VERSION "0.2"
 #define EXIT_USAGE 2
@@ -69,6 +70,7 @@ static struct env {
 	bool quiet;
 	const char *prometheus;
 	long prom_max_series;
+	bool list_causes;
 } env = { .pid = -1, .wakeup_bytes = -1, .prom_max_series = 1000 };
 
 static volatile sig_atomic_t exiting;
@@ -108,6 +110,7 @@ static const char usage[] =
 "      --prom-max-series N    at most N rstwhy_rst_total series, the rest fold into\n"
 "                             port=\"other\" (default 1000)\n"
 "  -v, --verbose              print the attach plan and libbpf messages\n"
+"      --list-causes          the causes, one per line: id, origin, meaning (-j: JSON)\n"
 "  -h, --help                 this text\n"
 "\n"
 "Examples:\n"
@@ -117,16 +120,14 @@ static const char usage[] =
 "  rstwhy --cause close-unread,close-linger0 -p 812\n"
 "  rstwhy --netns /run/netns/web -d 60\n"
 "\n"
-"Causes: no-listener no-connection listener-closed accept-overflow close-unread\n"
-"  close-linger0 disconnect data-after-close fin-wait2-abort keepalive-timeout\n"
-"  orphan-memory timewait bad-segment socket-destroy netfilter-reject injected mptcp\n"
-"  unknown peer-reset\n"
+"Subcommands: rstwhy match|diff|selftest|explain (each has --help).\n"
 "\n"
 "On SIGINT/SIGTERM: flush, print a summary on stderr (events by cause, captured against the\n"
-"kernel's TcpOutRsts), exit 0. Exit 1: environment error (privileges, BTF); 2: bad usage.\n";
+"kernel's TcpOutRsts), exit 0. Exit 1: environment error (privileges, BTF); 2: bad usage.\n"
+"\n";
 
 enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS, OPT_PROBE,
-       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX };
+       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_LIST_CAUSES };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -151,6 +152,7 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "prometheus", required_argument, NULL, OPT_PROM },
 	{ "prom-max-series", required_argument, NULL, OPT_PROM_MAX },
+	{ "list-causes", no_argument, NULL, OPT_LIST_CAUSES },
 	/* for measurements: wake the consumer once this many bytes wait (1: every event) */
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
 	{},
@@ -239,6 +241,7 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage, stdout);
+			rw_causes_help(stdout);
 			exit(0);
 		case OPT_READY:
 			env.ready_file = optarg;
@@ -311,6 +314,9 @@ static void parse_args(int argc, char **argv)
 			if (access(optarg, R_OK))
 				die_usage("--btf %s: %s", optarg, strerror(errno));
 			env.btf = optarg;
+			break;
+		case OPT_LIST_CAUSES:
+			env.list_causes = true;
 			break;
 		case OPT_WAKEUP:
 			env.wakeup_bytes = parse_long("--wakeup-bytes", optarg, 0, 1L << 30);
@@ -564,8 +570,8 @@ static void show(const struct rw_report *r)
 	if (!wanted(r))
 		return;
 	run.shown++;
-	if (aggregating)
-		agg_add(&agg, r, 1);
+	/* always: the closing summary's top finding comes from the rows */
+	agg_add(&agg, r, 1);
 	if (per_event)
 		out_event(stdout, &run.out, r);
 	if (pcap && r->e->type == RW_EV_SENT) {
@@ -784,6 +790,7 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 		(unsigned long long)run.sent, (unsigned long long)run.egress, used ? " (" : "",
 		causes, used ? ")" : "", (unsigned long long)run.recv,
 		(unsigned long long)run.shown);
+	summary_top_finding(stderr, &agg);
 	if (env.pcapng)
 		fprintf(stderr, "rstwhy: %llu packets written to %s; %llu stack RSTs never left "
 			"through a device; %llu left with no event to match (filtered out)\n",
@@ -894,6 +901,10 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[1], sc->name))
 			return sc->fn(argc - 1, argv + 1);
 	parse_args(argc, argv);
+	if (env.list_causes) {
+		rw_causes_list(stdout, env.json);
+		return 0;
+	}
 	per_event = !(env.summary > 0 || env.quiet);
 	if (env.stacks && !per_event)
 		die_usage("-s shows the stack of each event: it has no effect with --summary or -q");

@@ -10,10 +10,12 @@
 int cmd_match(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 #define SUBCMDS \
 	{ "match", cmd_match }, \
 	{ "diff", cmd_diff }, \
-	{ "selftest", cmd_selftest },
+	{ "selftest", cmd_selftest }, \
+	{ "explain", cmd_explain },
 
 #endif

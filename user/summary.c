@@ -62,6 +62,8 @@ static void print_json(FILE *f, const struct summary_opts *o, const struct agg *
 		} else {
 			fputs("null", f);
 		}
+		fputs(",\"meaning\":", f);
+		json_str(f, rw_cause_meaning(r->cause));
 		fprintf(f, ",\"count\":%" PRIu64 ",\"rate\":%.1f,\"total\":%" PRIu64 "}", d,
 			elapsed > 0 ? d / elapsed : 0.0, r->total);
 		first = false;
@@ -92,6 +94,7 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 		   const struct listeners *ls, double elapsed, uint64_t lost)
 {
 	uint64_t tot = 0, itv = 0;
+	uint32_t causes = 0;	/* the causes of the rows shown: their meanings follow */
 	char t[16];
 	int shown = 0;
 
@@ -123,6 +126,7 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 		fprintf(f, "%9.1f %10" PRIu64 "  %-17s %-11s %-4s %7s  %s\n",
 			elapsed > 0 ? d / elapsed : 0.0, r->total, rw_cause_name(r->cause),
 			rw_origin_name(r->origin), r->received ? "in" : "out", port, owner);
+		causes |= 1u << r->cause;
 		shown++;
 	}
 	if (a->n > shown)
@@ -130,6 +134,11 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 			a->n - shown);
 	fprintf(f, "%9.1f %10" PRIu64 "  %s\n", elapsed > 0 ? itv / elapsed : 0.0, tot,
 		"TOTAL");
+	if (causes)
+		fputs("\nWHAT THEY MEAN (rstwhy explain CAUSE: what produces it, what to check)\n", f);
+	for (int c = 0; c < C_NR_CAUSES; c++)
+		if (causes & (1u << c))
+			fprintf(f, "  %-17s %s\n", rw_cause_name(c), rw_cause_meaning(c));
 	bool any = false;
 
 	for (int i = 0; ls && i < ls->n; i++)
@@ -152,4 +161,21 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 		}
 	}
 	fflush(f);
+}
+
+void summary_top_finding(FILE *f, const struct agg *a)
+{
+	const struct agg_row *top = NULL;
+	char owner[48] = "";
+
+	for (int i = 0; i < a->n; i++)
+		if (!a->rows[i].received && (!top || a->rows[i].total > top->total))
+			top = &a->rows[i];
+	if (!top || !top->total)
+		return;
+	if (top->has_owner)
+		snprintf(owner, sizeof(owner), ", owner %.15s %u", top->comm, top->pid);
+	fprintf(f, "rstwhy: most RSTs: %s %s port %u%s: %s (%" PRIu64 " RST%s)\n",
+		rw_cause_name(top->cause), top->remote ? "to" : "on", top->port, owner,
+		rw_cause_meaning(top->cause), top->total, top->total == 1 ? "" : "s");
 }
