@@ -56,15 +56,34 @@ enum side { SERVER, CLIENT };
 #define NEED_SPOOF	0x1
 #define NEED_IF		0x2
 
+/* who an expected field names: a side's process or address, or nothing */
+enum who { W_ANY = 0, W_NONE, W_SERVER, W_CLIENT, W_SPOOF, W_SS };
+static const char *const who_names[] = {
+	[W_ANY] = "any", [W_NONE] = "none", [W_SERVER] = "server", [W_CLIENT] = "client",
+	[W_SPOOF] = "spoof", [W_SS] = "ss",
+};
+
+/*
+ * A scenario and what a tracer must report for its RST, printed as expect_* lines so that
+ * every check (tests, rstwhy selftest, the kernel matrix) reads them from here.
+ */
 struct scenario {
 	const char *name;
 	const char *abbr;
-	const char *cause;
-	enum side rst_from;
-	int expect_rsts;
 	void (*server)(void);		/* NULL: no server process at all */
 	void (*client)(void);
 	unsigned int needs;
+	int expect_rsts;		/* at least this many (0: none, or a count found at run time) */
+	const char *cause;		/* "none": no RST at all */
+	const char *origin;
+	enum side rst_from;		/* the side whose namespace sends the RST */
+	enum who to;			/* the address it goes to: W_CLIENT, W_SERVER, W_SPOOF */
+	bool to_port;			/* ... and to the port printed for that side (one peer) */
+	const char *state;		/* before the reset; "none": no socket; NULL: not checked */
+	enum who owner;			/* the process owning the socket; W_NONE: null */
+	bool owner_pid;			/* the owner's pid is checked too, not only its name */
+	enum who actor;			/* who decided it; W_SS: the harness's ss -K */
+	bool unread;			/* the bytes left unread (detail.unread_bytes) */
 };
 
 /* Filled in by the children, read by the parent; MAP_SHARED so it survives fork(). */
@@ -1539,39 +1558,57 @@ static void cli_flood_linger(void)
 	tell(tx, 'F');
 }
 
+#define TO_CLIENT .rst_from = SERVER, .to = W_CLIENT
 static const struct scenario scenarios[] = {
-	{ "no-listener", "nol", "no-listener", SERVER, 1, NULL, cli_no_listener, 0 },
-	{ "no-connection", "noc", "no-connection", SERVER, 1, srv_no_connection,
-	  cli_write_to_vanished, 0 },
-	{ "stray-ack", "sack", "no-connection", SERVER, 1, srv_stray_ack, cli_write_to_vanished,
-	  0 },
-	{ "listener-closed", "lcl", "listener-closed", SERVER, 2, srv_listener_closed,
-	  cli_listener_closed, 0 },
-	{ "accept-overflow", "aov", "accept-overflow", SERVER, 1, srv_accept_overflow,
-	  cli_accept_overflow, 0 },
-	{ "close-unread", "unr", "close-unread", SERVER, 1, srv_close_unread, cli_close_unread,
-	  0 },
-	{ "close-linger0", "l0", "close-linger0", SERVER, 1, srv_close_linger0, cli_wait_reset,
-	  0 },
-	{ "disconnect", "dis", "disconnect", CLIENT, 1, srv_disconnect, cli_disconnect, 0 },
-	{ "data-after-close", "dac", "data-after-close", SERVER, 1, srv_to_timewait,
-	  cli_data_after_close, 0 },
-	{ "fin-wait2-abort", "fw2", "fin-wait2-abort", SERVER, 1, srv_fin_wait2_abort,
-	  cli_fin_wait2_abort, 0 },
-	{ "keepalive-timeout", "ka", "keepalive-timeout", SERVER, 1, srv_keepalive,
-	  cli_keepalive, NEED_IF },
-	{ "timewait", "tw", "timewait", SERVER, 1, srv_to_timewait, cli_timewait, 0 },
-	{ "bad-segment", "bad", "bad-segment", SERVER, 1, srv_bad_segment, cli_bad_segment,
-	  NEED_SPOOF },
-	{ "socket-destroy", "sd", "socket-destroy", SERVER, 1, srv_socket_destroy,
-	  cli_socket_destroy, 0 },
-	{ "orphan-memory", "om", "orphan-memory", SERVER, 1, srv_orphan_memory,
-	  cli_orphan_memory, 0 },
-	{ "no-reply", "nr", "none", SERVER, 0, NULL, cli_no_reply, 0 },
-	{ "flood", "fl", "no-listener", SERVER, 0, NULL, cli_flood, 0 },
-	{ "flood-linger", "fll", "close-linger0", CLIENT, 0, srv_flood_linger, cli_flood_linger,
-	  0 },
+	{ "no-listener", "nol", NULL, cli_no_listener, 0, 1, "no-listener", "tcp-stack",
+	  TO_CLIENT, .to_port = true, .state = "none", .owner = W_NONE },
+	{ "no-connection", "noc", srv_no_connection, cli_write_to_vanished, 0, 1,
+	  "no-connection", "tcp-stack", TO_CLIENT, .to_port = true, .owner = W_NONE },
+	{ "stray-ack", "sack", srv_stray_ack, cli_write_to_vanished, 0, 1, "no-connection",
+	  "tcp-stack", TO_CLIENT, .to_port = true, .state = "LISTEN", .owner = W_SERVER },
+	/* the RSTs go to client ports rstgen does not all report */
+	{ "listener-closed", "lcl", srv_listener_closed, cli_listener_closed, 0, 2,
+	  "listener-closed", "application", TO_CLIENT, .state = "ESTABLISHED",
+	  .owner = W_SERVER, .owner_pid = true },
+	{ "accept-overflow", "aov", srv_accept_overflow, cli_accept_overflow, 0, 1,
+	  "accept-overflow", "tcp-stack", TO_CLIENT, .state = "SYN_RECV", .owner = W_SERVER },
+	{ "close-unread", "unr", srv_close_unread, cli_close_unread, 0, 1, "close-unread",
+	  "application", TO_CLIENT, .to_port = true, .state = "ESTABLISHED", .owner = W_SERVER,
+	  .owner_pid = true, .actor = W_SERVER, .unread = true },
+	{ "close-linger0", "l0", srv_close_linger0, cli_wait_reset, 0, 1, "close-linger0",
+	  "application", TO_CLIENT, .to_port = true, .state = "ESTABLISHED", .owner = W_SERVER,
+	  .owner_pid = true, .actor = W_SERVER },
+	{ "disconnect", "dis", srv_disconnect, cli_disconnect, 0, 1, "disconnect", "application",
+	  .rst_from = CLIENT, .to = W_SERVER, .to_port = true, .state = "ESTABLISHED",
+	  .owner = W_CLIENT, .owner_pid = true, .actor = W_CLIENT },
+	{ "data-after-close", "dac", srv_to_timewait, cli_data_after_close, 0, 1,
+	  "data-after-close", "application", TO_CLIENT, .to_port = true, .state = "FIN_WAIT2",
+	  .owner = W_SERVER, .owner_pid = true },
+	{ "fin-wait2-abort", "fw2", srv_fin_wait2_abort, cli_fin_wait2_abort, 0, 1,
+	  "fin-wait2-abort", "application", TO_CLIENT, .to_port = true, .state = "FIN_WAIT2",
+	  .owner = W_SERVER, .owner_pid = true },
+	{ "keepalive-timeout", "ka", srv_keepalive, cli_keepalive, NEED_IF, 1,
+	  "keepalive-timeout", "tcp-stack", TO_CLIENT, .to_port = true, .state = "ESTABLISHED",
+	  .owner = W_SERVER, .owner_pid = true, .actor = W_NONE },
+	{ "timewait", "tw", srv_to_timewait, cli_timewait, 0, 1, "timewait", "tcp-stack",
+	  TO_CLIENT, .to_port = true, .owner = W_SERVER },
+	/* the RST answers the spoofed SYN: it goes to the spoofed address */
+	{ "bad-segment", "bad", srv_bad_segment, cli_bad_segment, NEED_SPOOF, 1, "bad-segment",
+	  "tcp-stack", .rst_from = SERVER, .to = W_SPOOF, .to_port = true, .owner = W_SERVER },
+	{ "socket-destroy", "sd", srv_socket_destroy, cli_socket_destroy, 0, 1, "socket-destroy",
+	  "admin", TO_CLIENT, .to_port = true, .state = "ESTABLISHED", .owner = W_SERVER,
+	  .owner_pid = true, .actor = W_SS },
+	{ "orphan-memory", "om", srv_orphan_memory, cli_orphan_memory, 0, 1, "orphan-memory",
+	  "tcp-stack", TO_CLIENT, .to_port = true, .state = "FIN_WAIT2", .owner = W_SERVER,
+	  .owner_pid = true },
+	{ "no-reply", "nr", NULL, cli_no_reply, 0, 0, "none", "none", TO_CLIENT },
+	{ "flood", "fl", NULL, cli_flood, 0, 0, "no-listener", "tcp-stack", TO_CLIENT,
+	  .state = "none", .owner = W_NONE },
+	{ "flood-linger", "fll", srv_flood_linger, cli_flood_linger, 0, 0, "close-linger0",
+	  "application", .rst_from = CLIENT, .to = W_SERVER, .to_port = true,
+	  .state = "ESTABLISHED", .owner = W_CLIENT, .owner_pid = true, .actor = W_CLIENT },
 };
+#undef TO_CLIENT
 
 /* ---- process plumbing ------------------------------------------------------------------ */
 
@@ -1633,6 +1670,21 @@ static pid_t spawn(enum side side)
 	_exit(0);
 }
 
+/* what the tracer must report: expect_* lines (any: not checked, none: null) */
+static void print_expect(void)
+{
+	printf("expect_cause=%s\n", sc->cause);
+	printf("expect_origin=%s\n", sc->origin);
+	printf("expect_to=%s\n", who_names[sc->to]);
+	printf("expect_to_port=%d\n", sc->to_port);
+	printf("expect_state=%s\n", sc->state ? sc->state : "any");
+	printf("expect_owner=%s\n", who_names[sc->owner]);
+	printf("expect_owner_pid=%d\n", sc->owner_pid);
+	printf("expect_actor=%s\n", who_names[sc->actor]);
+	if (sc->unread)
+		printf("expect_unread_bytes=%d\n", sh->unread);
+}
+
 static void print_result(pid_t spid, pid_t cpid, ino_t sino, ino_t cino)
 {
 	char sname[16] = "", cname[16];
@@ -1655,6 +1707,7 @@ static void print_result(pid_t spid, pid_t cpid, ino_t sino, ino_t cino)
 	printf("expect_rsts=%d\n", sh->expect_rsts);
 	if (sh->unread)
 		printf("unread_bytes=%d\n", sh->unread);
+	print_expect();
 	if (sc->client == cli_flood || sc->client == cli_flood_linger)
 		printf("sent=%ld\n", sh->sent);
 	if (sc->client == cli_flood) {

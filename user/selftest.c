@@ -49,6 +49,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "classify.h"
 #include "jsonl.h"
 #include "subcmd.h"
 #include "../tools/csum.h"
@@ -100,38 +101,12 @@ static const char *const res_word[] = { "ok", "skipped", "not visible", "FAILED"
 static const char *const res_json[] = { "ok", "skipped", "not-visible", "failed", "missing",
 					 "mismatch" };
 
-enum {
-	C_NOL, C_NOC, C_LCL, C_AOV, C_UNR, C_L0, C_DIS, C_DAC, C_FW2, C_KA, C_OM, C_TW, C_BAD,
-	C_SD, C_NF, C_INJ, C_MPTCP, C_UNKNOWN, C_PEER, NCAUSES
-};
-
-/* the contract's causes, in its order */
+/* per cause (classify.h, causes.def): what the checks of that cause came to */
 static struct cause {
-	const char *id, *origin;
 	bool preset;			/* res/why set directly: nothing was provoked */
 	enum res res;
 	char why[400];
-} causes[NCAUSES] = {
-	[C_NOL] = { "no-listener", "tcp-stack" },
-	[C_NOC] = { "no-connection", "tcp-stack" },
-	[C_LCL] = { "listener-closed", "application" },
-	[C_AOV] = { "accept-overflow", "tcp-stack" },
-	[C_UNR] = { "close-unread", "application" },
-	[C_L0] = { "close-linger0", "application" },
-	[C_DIS] = { "disconnect", "application" },
-	[C_DAC] = { "data-after-close", "application" },
-	[C_FW2] = { "fin-wait2-abort", "application" },
-	[C_KA] = { "keepalive-timeout", "tcp-stack" },
-	[C_OM] = { "orphan-memory", "tcp-stack" },
-	[C_TW] = { "timewait", "tcp-stack" },
-	[C_BAD] = { "bad-segment", "tcp-stack" },
-	[C_SD] = { "socket-destroy", "admin" },
-	[C_NF] = { "netfilter-reject", "firewall" },
-	[C_INJ] = { "injected", "injected" },
-	[C_MPTCP] = { "mptcp", "tcp-stack" },
-	[C_UNKNOWN] = { "unknown", "unknown" },
-	[C_PEER] = { "peer-reset", "peer" },
-};
+} causes[C_NR_CAUSES];
 
 #define MAX_MATCH 16
 #define MAX_CHECKS 64
@@ -1132,7 +1107,7 @@ static void settle(int from, int ms)
 
 static void evaluate(struct check *c)
 {
-	const char *want = causes[c->cause].id;
+	const char *want = rw_cause_name(c->cause);
 	int n = 0, best = -1, bestn = -1, cand = 0, other = -1;
 	char o[40], a[40], *p;
 	size_t left;
@@ -1174,13 +1149,13 @@ static void evaluate(struct check *c)
 		return;
 	}
 	if (!cand) {
-		if (c->cause == C_PEER && *g.recv_why) {
+		if (c->cause == C_PEER_RESET && *g.recv_why) {
 			c->res = RES_NOT_VISIBLE;
 			bprintf(c->msg, sizeof(c->msg), "%s", g.recv_why);
-		} else if ((c->cause == C_NF || c->cause == C_INJ) && *g.egress_why) {
+		} else if ((c->cause == C_NETFILTER_REJECT || c->cause == C_INJECTED) && *g.egress_why) {
 			c->res = RES_NOT_VISIBLE;
 			bprintf(c->msg, sizeof(c->msg), "%s", g.egress_why);
-		} else if (in_gap(causes[c->cause].id)) {
+		} else if (in_gap(rw_cause_name(c->cause))) {
 			c->res = RES_NOT_VISIBLE;
 			bprintf(c->msg, sizeof(c->msg), "kernel %s, passive resets: %s", g.kernel,
 				g.plan_passive);
@@ -1362,55 +1337,91 @@ static int destroy_with_ss(const struct fam *f, int port, char *why, size_t wl)
 	return 0;
 }
 
-/* The step that runs rstgen SCEN and what its RST must look like. */
+/*
+ * The owner or actor rstgen expects (its expect_owner/expect_actor line): a side's process
+ * (its name, and its pid if pid), ss (ss -K run here), none (null) or any (not checked).
+ */
+static void expect_task(struct check *c, const struct sink *out, bool owner, const char *who,
+			bool pid)
+{
+	const char *field = owner ? "owner" : "actor";
+	const char *comm = owner ? "owner.comm" : "actor.comm";
+	char side[16];
+
+	if (!strcmp(who, "none")) {
+		expect(c, field, "null");
+	} else if (!strcmp(who, "ss")) {
+		expect(c, comm, "ss");
+	} else if (!strcmp(who, "server") || !strcmp(who, "client")) {
+		bprintf(side, sizeof(side), "%s", who);
+		expect(c, comm, "%s", gval(out, !strcmp(side, "server") ? "server_comm" :
+					  "client_comm"));
+		if (pid)
+			expect(c, owner ? "owner.pid" : "actor.pid", "%s",
+			       gval(out, !strcmp(side, "server") ? "server_pid" : "client_pid"));
+	}
+}
+
+/* The step that runs rstgen SCEN; rstgen's expect_* lines say what its RST must look like. */
 static void step_rstgen(int cause, const char *scen, const struct fam *f, int port)
 {
-	enum side side = strcmp(scen, "disconnect") ? SRV : CLI;
 	struct check *c, *pc;
-	char why[400], label[48];
+	char why[400], label[48], to[16], state[32], cport[16];
 	struct sink out;
 	int r;
 
-	bprintf(label, sizeof(label), "rstgen %s%s", scen, cause == C_SD ? " + ss -K" : "");
-	c = new_check(cause, label, f, side, port);
+	bprintf(label, sizeof(label), "rstgen %s%s", scen, cause == C_SOCKET_DESTROY ?
+		" + ss -K" : "");
+	c = new_check(cause, label, f, SRV, port);
 
-	r = run_rstgen(scen, f, port, &out, cause == C_SD ? destroy_with_ss : NULL, why,
-		       sizeof(why));
+	r = run_rstgen(scen, f, port, &out, cause == C_SOCKET_DESTROY ? destroy_with_ss : NULL,
+		       why, sizeof(why));
 	if (r) {
 		fix(c, RES_FAILED, "%s %s: %s", f->name, scen, why);
 		return;
 	}
-	if (cause == C_DIS) {
-		expect(c, "cause", "disconnect");
-		expect(c, "dir", "sent");
-		expect(c, "family", "%s", f->name);
-		expect(c, "saddr", "%s", f->cli);
-		expect(c, "sport", "%s", gval(&out, "client_port"));
-		expect(c, "daddr", "%s", f->srv);
-		expect(c, "dport", "%d", port);
-	} else if (cause == C_BAD) {
-		/* the RST answers the spoofed SYN: it goes to the spoofed address */
-		expect(c, "cause", "bad-segment");
-		expect(c, "dir", "sent");
-		expect(c, "family", "%s", f->name);
+	if (strcmp(gval(&out, "expect_cause"), rw_cause_name(cause))) {
+		fix(c, RES_FAILED, "%s %s: rstgen expects cause '%s' of it, not %s", f->name, scen,
+		    gval(&out, "expect_cause"), rw_cause_name(cause));
+		return;
+	}
+	bprintf(cport, sizeof(cport), "%s", gval(&out, "client_port"));
+	bprintf(to, sizeof(to), "%s", gval(&out, "expect_to"));
+	bprintf(state, sizeof(state), "%s", gval(&out, "expect_state"));
+	c->side = strcmp(gval(&out, "rst_from"), "client") ? SRV : CLI;
+	c->min = atoi(gval(&out, "expect_rsts")) ?: 1;
+	expect(c, "cause", "%s", rw_cause_name(cause));
+	expect(c, "dir", "sent");
+	expect(c, "family", "%s", f->name);
+	expect(c, "origin", "%s", gval(&out, "expect_origin"));
+	if (c->side == SRV) {
 		expect(c, "saddr", "%s", f->srv);
 		expect(c, "sport", "%d", port);
-		expect(c, "daddr", "%s", f->spoof);
-		expect(c, "dport", "%s", gval(&out, "client_port"));
-	} else if (cause == C_LCL || cause == C_AOV) {
-		/* the RSTs go to client ports rstgen does not all report */
-		expect_srv_to_cli(c, causes[cause].id, NULL);
 	} else {
-		expect_srv_to_cli(c, causes[cause].id, gval(&out, "client_port"));
+		expect(c, "saddr", "%s", f->cli);
+		expect(c, "sport", "%s", cport);
 	}
-	expect(c, "origin", "%s", causes[cause].origin);
-
-	switch (cause) {
-	case C_NOL:
-		expect(c, "owner", "null");
+	expect(c, "daddr", "%s", !strcmp(to, "server") ? f->srv : !strcmp(to, "spoof") ?
+	       f->spoof : f->cli);
+	if (atoi(gval(&out, "expect_to_port"))) {
+		if (!strcmp(to, "server"))
+			expect(c, "dport", "%d", port);
+		else
+			expect(c, "dport", "%s", cport);
+	}
+	if (!strcmp(state, "none"))
 		expect(c, "state", "null");
+	else if (*state && strcmp(state, "any"))
+		expect(c, "state", "%s", state);
+	expect_task(c, &out, true, gval(&out, "expect_owner"),
+		    atoi(gval(&out, "expect_owner_pid")));
+	expect_task(c, &out, false, gval(&out, "expect_actor"), true);
+	if (*gval(&out, "expect_unread_bytes"))
+		expect(c, "detail.unread_bytes", "%s", gval(&out, "expect_unread_bytes"));
+
+	if (cause == C_NO_LISTENER) {
 		/* the client's side of the same RST, with -r */
-		pc = new_check(C_PEER, "rstgen no-listener, received", f, CLI, port);
+		pc = new_check(C_PEER_RESET, "rstgen no-listener, received", f, CLI, port);
 		pc->recv = true;
 		expect(pc, "cause", "peer-reset");
 		expect(pc, "dir", "received");
@@ -1419,68 +1430,8 @@ static void step_rstgen(int cause, const char *scen, const struct fam *f, int po
 		expect(pc, "saddr", "%s", f->srv);
 		expect(pc, "sport", "%d", port);
 		expect(pc, "daddr", "%s", f->cli);
-		expect(pc, "dport", "%s", gval(&out, "client_port"));
+		expect(pc, "dport", "%s", cport);
 		expect(pc, "owner.comm", "%s", gval(&out, "client_comm"));
-		break;
-	case C_NOC:
-		if (!strcmp(scen, "stray-ack")) {
-			expect(c, "state", "LISTEN");
-			expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		} else {
-			expect(c, "owner", "null");
-		}
-		break;
-	case C_LCL:
-		c->min = atoi(gval(&out, "expect_rsts")) ?: 2;
-		expect(c, "state", "ESTABLISHED");
-		expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		expect(c, "owner.pid", "%s", gval(&out, "server_pid"));
-		break;
-	case C_AOV:
-		expect(c, "state", "SYN_RECV");
-		expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		break;
-	case C_UNR:
-	case C_L0:
-		expect(c, "state", "ESTABLISHED");
-		expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		expect(c, "owner.pid", "%s", gval(&out, "server_pid"));
-		expect(c, "actor.comm", "%s", gval(&out, "server_comm"));
-		expect(c, "actor.pid", "%s", gval(&out, "server_pid"));
-		if (cause == C_UNR)
-			expect(c, "detail.unread_bytes", "%s", *gval(&out, "unread_bytes") ?
-			       gval(&out, "unread_bytes") : "100");
-		break;
-	case C_DIS:
-		expect(c, "state", "ESTABLISHED");
-		expect(c, "owner.comm", "%s", gval(&out, "client_comm"));
-		expect(c, "owner.pid", "%s", gval(&out, "client_pid"));
-		expect(c, "actor.comm", "%s", gval(&out, "client_comm"));
-		expect(c, "actor.pid", "%s", gval(&out, "client_pid"));
-		break;
-	case C_DAC:
-	case C_FW2:
-		expect(c, "state", "FIN_WAIT2");
-		expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		expect(c, "owner.pid", "%s", gval(&out, "server_pid"));
-		break;
-	case C_KA:
-		expect(c, "state", "ESTABLISHED");
-		expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		expect(c, "owner.pid", "%s", gval(&out, "server_pid"));
-		expect(c, "actor", "null");
-		break;
-	case C_TW:
-	case C_BAD:
-	case C_OM:
-		expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		break;
-	case C_SD:
-		expect(c, "state", "ESTABLISHED");
-		expect(c, "owner.comm", "%s", gval(&out, "server_comm"));
-		expect(c, "owner.pid", "%s", gval(&out, "server_pid"));
-		expect(c, "actor.comm", "ss");
-		break;
 	}
 }
 
@@ -1495,8 +1446,8 @@ static void install_firewall(void)
 	FILE *f;
 	int r;
 
-	bprintf(p4, sizeof(p4), "%d", PORT_BASE + C_NF);
-	bprintf(p6, sizeof(p6), "%d", PORT_BASE + PORT_FAM6 + C_NF);
+	bprintf(p4, sizeof(p4), "%d", PORT_BASE + C_NETFILTER_REJECT);
+	bprintf(p6, sizeof(p6), "%d", PORT_BASE + PORT_FAM6 + C_NETFILTER_REJECT);
 	if (in_path("nft")) {
 		bprintf(path, sizeof(path), "%s/reject.nft", g.tmp);
 		f = fopen(path, "we");
@@ -1540,7 +1491,7 @@ static void install_firewall(void)
 
 static void step_netfilter(const struct fam *f, int port)
 {
-	struct check *c = new_check(C_NF, fw_tool ? fw_tool : "firewall rule", f, SRV, port);
+	struct check *c = new_check(C_NETFILTER_REJECT, fw_tool ? fw_tool : "firewall rule", f, SRV, port);
 	char why[400];
 	struct sink out;
 
@@ -1638,7 +1589,7 @@ static int inject_fn(void *arg)
 
 static void step_injected(const struct fam *f, int port)
 {
-	struct check *c = new_check(C_INJ, "raw socket from rst-inject", f, SRV, port);
+	struct check *c = new_check(C_INJECTED, "raw socket from rst-inject", f, SRV, port);
 	struct inject in = { f, port, 40000 + port % 1000, (uint32_t)now_ms() * 2654435761U,
 			     0x5e1f7e57 };
 	struct spawn s = { .comm = "rst-inject", .ns = SRV, .in = -1, .keep = { -1, -1 } };
@@ -1872,7 +1823,7 @@ static void step_mptcp(const struct fam *f, int port)
 
 static int port_of(const struct fam *f, int cause, int variant)
 {
-	return PORT_BASE + (f->v == 6 ? PORT_FAM6 : 0) + cause + variant * (NCAUSES + 1);
+	return PORT_BASE + (f->v == 6 ? PORT_FAM6 : 0) + cause + variant * (C_NR_CAUSES + 1);
 }
 
 static int orphan_max = -1;
@@ -1883,30 +1834,30 @@ static void run_family(const struct fam *f)
 		int cause;
 		const char *scen;
 	} gen[] = {
-		{ C_NOL, "no-listener" }, { C_NOC, "no-connection" }, { C_NOC, "stray-ack" },
-		{ C_LCL, "listener-closed" }, { C_AOV, "accept-overflow" },
-		{ C_UNR, "close-unread" }, { C_L0, "close-linger0" }, { C_DIS, "disconnect" },
-		{ C_DAC, "data-after-close" }, { C_FW2, "fin-wait2-abort" },
-		{ C_TW, "timewait" }, { C_BAD, "bad-segment" },
+		{ C_NO_LISTENER, "no-listener" }, { C_NO_CONNECTION, "no-connection" }, { C_NO_CONNECTION, "stray-ack" },
+		{ C_LISTENER_CLOSED, "listener-closed" }, { C_ACCEPT_OVERFLOW, "accept-overflow" },
+		{ C_CLOSE_UNREAD, "close-unread" }, { C_CLOSE_LINGER0, "close-linger0" }, { C_DISCONNECT, "disconnect" },
+		{ C_DATA_AFTER_CLOSE, "data-after-close" }, { C_FIN_WAIT2_ABORT, "fin-wait2-abort" },
+		{ C_TIMEWAIT, "timewait" }, { C_BAD_SEGMENT, "bad-segment" },
 	};
 	int fi = f->v == 6;
 
-	g.recv_port[fi] = port_of(f, C_NOL, 0);
+	g.recv_port[fi] = port_of(f, C_NO_LISTENER, 0);
 	for (size_t i = 0; i < sizeof(gen) / sizeof(gen[0]); i++)
 		step_rstgen(gen[i].cause, gen[i].scen, f,
 			    port_of(f, gen[i].cause, !strcmp(gen[i].scen, "stray-ack")));
 	if (in_path("ss")) {
-		step_rstgen(C_SD, "socket-destroy", f, port_of(f, C_SD, 0));
+		step_rstgen(C_SOCKET_DESTROY, "socket-destroy", f, port_of(f, C_SOCKET_DESTROY, 0));
 	} else {
-		struct check *c = new_check(C_SD, "ss -K", f, SRV, port_of(f, C_SD, 0));
+		struct check *c = new_check(C_SOCKET_DESTROY, "ss -K", f, SRV, port_of(f, C_SOCKET_DESTROY, 0));
 
 		fix(c, RES_SKIPPED, "no ss (iproute2) to destroy a socket with");
 	}
-	step_netfilter(f, port_of(f, C_NF, 0));
-	step_injected(f, port_of(f, C_INJ, 0));
+	step_netfilter(f, port_of(f, C_NETFILTER_REJECT, 0));
+	step_injected(f, port_of(f, C_INJECTED, 0));
 	step_mptcp(f, port_of(f, C_MPTCP, 0));
 	if (orphan_max == 0)
-		step_rstgen(C_OM, "orphan-memory", f, port_of(f, C_OM, 0));
+		step_rstgen(C_ORPHAN_MEMORY, "orphan-memory", f, port_of(f, C_ORPHAN_MEMORY, 0));
 }
 
 /* ---- the report ------------------------------------------------------------------------------ */
@@ -1915,7 +1866,7 @@ static int combine(void)
 {
 	int bad = 0;
 
-	for (int k = 0; k < NCAUSES; k++) {
+	for (int k = 0; k < C_NR_CAUSES; k++) {
 		struct cause *cs = &causes[k];
 		bool any = false;
 
@@ -1948,7 +1899,7 @@ static int combine(void)
 			bprintf(cs->why, sizeof(cs->why), "not provoked");
 		}
 	}
-	for (int k = 0; k < NCAUSES; k++)
+	for (int k = 0; k < C_NR_CAUSES; k++)
 		bad += causes[k].res >= RES_FAILED;
 	return bad;
 }
@@ -1990,7 +1941,7 @@ static void report_text(double secs, int bad)
 	char what[600];
 
 	printf("\n%-11s %-17s %s\n", "RESULT", "CAUSE", "WHAT");
-	for (int k = 0; k < NCAUSES; k++) {
+	for (int k = 0; k < C_NR_CAUSES; k++) {
 		struct cause *cs = &causes[k];
 
 		n[cs->res]++;
@@ -1998,7 +1949,7 @@ static void report_text(double secs, int bad)
 			ok_summary(k, what, sizeof(what));
 		else
 			bprintf(what, sizeof(what), "%s", cs->why);
-		printf("%-11s %-17s %s\n", res_word[cs->res], cs->id, what);
+		printf("%-11s %-17s %s\n", res_word[cs->res], rw_cause_name(k), what);
 	}
 	printf("\nrstwhy selftest: %d ok, %d not visible on this kernel, %d skipped, %d wrong "
 	       "(%d mismatch, %d missing, %d failed) in %.1f s: %s\n", n[RES_OK], n[RES_NOT_VISIBLE],
@@ -2012,13 +1963,13 @@ static void report_json(double secs, int bad)
 	int n[RES_MISMATCH + 1] = { 0 };
 	struct json_object *o, *arr, *ck, *sum;
 
-	for (int k = 0; k < NCAUSES; k++) {
+	for (int k = 0; k < C_NR_CAUSES; k++) {
 		struct cause *cs = &causes[k];
 
 		n[cs->res]++;
 		o = json_object_new_object();
-		json_object_object_add(o, "cause", json_object_new_string(cs->id));
-		json_object_object_add(o, "origin", json_object_new_string(cs->origin));
+		json_object_object_add(o, "cause", json_object_new_string(rw_cause_name(k)));
+		json_object_object_add(o, "origin", json_object_new_string(rw_origin_name(rw_cause_origin(k))));
 		json_object_object_add(o, "result", json_object_new_string(res_json[cs->res]));
 		json_object_object_add(o, "why", cs->res == RES_OK ? NULL :
 				       json_object_new_string(cs->why));
@@ -2342,9 +2293,9 @@ int cmd_selftest(int argc, char **argv)
 		om[strcspn(om, "\n")] = 0;
 	}
 	if (orphan_max != 0) {
-		causes[C_OM].preset = true;
-		causes[C_OM].res = RES_SKIPPED;
-		bprintf(causes[C_OM].why, sizeof(causes[C_OM].why), "provoking it needs "
+		causes[C_ORPHAN_MEMORY].preset = true;
+		causes[C_ORPHAN_MEMORY].res = RES_SKIPPED;
+		bprintf(causes[C_ORPHAN_MEMORY].why, sizeof(causes[C_ORPHAN_MEMORY].why), "provoking it needs "
 			"net.ipv4.tcp_max_orphans=0 (it is %s), a global sysctl the selftest does "
 			"not change (make test-kernels does, in its qemu guests)", *om ? om : "?");
 	}
@@ -2357,8 +2308,8 @@ int cmd_selftest(int argc, char **argv)
 	run_family(&fams[0]);
 	run_family(&fams[1]);
 	/* keepalive-timeout last: it takes the client's link down for a few seconds */
-	step_rstgen(C_KA, "keepalive-timeout", &fams[0], port_of(&fams[0], C_KA, 0));
-	step_rstgen(C_KA, "keepalive-timeout", &fams[1], port_of(&fams[1], C_KA, 0));
+	step_rstgen(C_KEEPALIVE_TIMEOUT, "keepalive-timeout", &fams[0], port_of(&fams[0], C_KEEPALIVE_TIMEOUT, 0));
+	step_rstgen(C_KEEPALIVE_TIMEOUT, "keepalive-timeout", &fams[1], port_of(&fams[1], C_KEEPALIVE_TIMEOUT, 0));
 	settle(0, FINAL_MS);
 	stop_tracers();
 	if (g.verbose)

@@ -534,6 +534,57 @@ assert_all_events_jq() {
 	fi
 }
 
+# _rw_expect_task FIELD WHO CHECK_PID: matchers for the owner or actor rstgen expects (its
+# expect_owner / expect_actor line): server, client (that process: name, and pid if
+# CHECK_PID is 1), ss (the harness's ss -K), none (null) or any (not checked).
+_rw_expect_task() {
+	local field=$1 who=$2 pid=$3 comm= p=
+	case $who in
+	any) return 0 ;;
+	none) RW_EXPECT+=(".$field=null"); return 0 ;;
+	ss) RW_EXPECT+=(".$field.comm=ss"); return 0 ;;
+	server) need_g server_comm server_pid; comm=$G_server_comm p=$G_server_pid ;;
+	client) need_g client_comm client_pid; comm=$G_client_comm p=$G_client_pid ;;
+	*) fail "rstgen printed expect_$field=$who: not a process it knows" ;;
+	esac
+	RW_EXPECT+=(".$field.comm=$comm")
+	[[ $pid == 1 ]] && RW_EXPECT+=(".$field.pid=$p")
+	return 0
+}
+
+# assert_expected: the events hold what rstgen says its scenario produces (its expect_*
+# lines, after run_scen or finish_scen): at least expect_rsts sent RSTs of expect_cause with
+# the expected origin, addresses and ports, state before the reset, owner and actor.
+assert_expected() {
+	local to_addr to_port
+	need_g expect_cause expect_origin expect_to expect_to_port expect_state expect_owner \
+		expect_owner_pid expect_actor expect_rsts rst_from server_port client_port
+	RW_EXPECT=(.dir=sent ".family=$SCEN_FAMILY" ".origin=$G_expect_origin")
+	case $G_rst_from in
+	server) RW_EXPECT+=(".saddr=$SCEN_SRV" ".sport=$G_server_port") ;;
+	client) RW_EXPECT+=(".saddr=$SCEN_CLI" ".sport=$G_client_port") ;;
+	*) fail "rstgen printed rst_from=$G_rst_from" ;;
+	esac
+	case $G_expect_to in
+	client) to_addr=$SCEN_CLI to_port=$G_client_port ;;
+	server) to_addr=$SCEN_SRV to_port=$G_server_port ;;
+	spoof) to_addr=$SCEN_SPOOF to_port=$G_client_port ;;
+	*) fail "rstgen printed expect_to=$G_expect_to" ;;
+	esac
+	RW_EXPECT+=(".daddr=$to_addr")
+	[[ $G_expect_to_port == 1 ]] && RW_EXPECT+=(".dport=$to_port")
+	case $G_expect_state in
+	any) ;;
+	none) RW_EXPECT+=(.state=null) ;;
+	*) RW_EXPECT+=(".state=$G_expect_state") ;;
+	esac
+	_rw_expect_task owner "$G_expect_owner" "$G_expect_owner_pid"
+	_rw_expect_task actor "$G_expect_actor" 1
+	[[ -n ${G_expect_unread_bytes:-} ]] &&
+		RW_EXPECT+=(".detail.unread_bytes=$G_expect_unread_bytes")
+	assert_event_count_min "$G_expect_rsts" "$G_expect_cause" "${RW_EXPECT[@]}"
+}
+
 # assert_common_fields NSPATH: every event has netns == inode of NSPATH and
 # a kernel_reason that is present and either a string or null.
 assert_common_fields() {
