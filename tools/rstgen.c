@@ -6,7 +6,8 @@
  * namespace, the "client" side in a forked child that joined the client namespace.  The two
  * children coordinate over pipes and wait for real conditions (socket state, TCP_INFO, counters)
  * rather than sleeping.  The parent stays in its own namespace, reaps both and, once the RSTs
- * have been sent, prints key=value lines a test can compare with what the tracer attributed.
+ * have been sent, prints key=value lines a test can compare with what the tracer attributed:
+ * the expect_* lines, from the scenario table, say what that must be.
  *
  * Build: gcc -std=gnu11 -O2 -Wall -Wextra -Werror [-static] -o rstgen tools/rstgen.c
  */
