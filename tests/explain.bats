@@ -117,3 +117,24 @@ meaning_of() {
 		fail "no top finding for $G_expect_cause on port $G_server_port"
 	}
 }
+
+@test "closing summary: an accept-overflow top finding gives the listener's backlog" {
+	make_hosts
+	start_rstwhy --netns "$SRV_NSPATH"
+	run_scen accept-overflow 4
+	stop_rstwhy
+	need_g expect_cause server_port server_comm
+	local limit want
+	limit=$(jq -r --arg c "$G_expect_cause" 'select(.cause == $c) | .detail.accept_limit' \
+		"$EVENTS" | tail -n1)
+	[[ $limit =~ ^[0-9]+$ ]] || fail "no accept_limit in the $G_expect_cause events: '$limit'"
+	want="rstwhy: most RSTs: $G_expect_cause on port $G_server_port, owner $G_server_comm "
+	grep -F -- "$want" "$RSTWHY_ERR" | grep -qF "$(meaning_of "$G_expect_cause") (" || {
+		_rw_show_file "rstwhy stderr" "$RSTWHY_ERR"
+		fail "no top finding line starting: $want"
+	}
+	grep -F -- "$want" "$RSTWHY_ERR" | grep -qE ", accept queue limit $limit\)$" || {
+		_rw_show_file "rstwhy stderr" "$RSTWHY_ERR"
+		fail "the top finding does not give the accept queue limit $limit"
+	}
+}

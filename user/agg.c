@@ -39,6 +39,8 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 		    (!r->has_owner || (row->pid == r->owner.tgid &&
 				       !strncmp(row->comm, r->owner.comm, 16)))) {
 			row->total += n;
+			if (r->ev.max_ack_backlog)
+				row->accept_limit = r->ev.max_ack_backlog;
 			return;
 		}
 	}
@@ -66,6 +68,7 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 		row->comm[15] = 0;
 	}
 	row->total = n;
+	row->accept_limit = r->ev.max_ack_backlog;
 }
 
 /* the event a key stands for: every field the classifier and owner logic read */

@@ -20,6 +20,7 @@ struct agg_row {
 	bool has_owner;
 	uint32_t pid;
 	char comm[16];
+	uint32_t accept_limit;	/* the listener's backlog, last seen (events only), 0: unknown */
 	uint64_t total;		/* since start */
 	uint64_t prev;		/* total at the previous interval */
 };

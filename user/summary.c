@@ -166,7 +166,7 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 void summary_top_finding(FILE *f, const struct agg *a)
 {
 	const struct agg_row *top = NULL;
-	char owner[48] = "";
+	char owner[48] = "", limit[40] = "";
 
 	for (int i = 0; i < a->n; i++)
 		if (!a->rows[i].received && (!top || a->rows[i].total > top->total))
@@ -175,7 +175,9 @@ void summary_top_finding(FILE *f, const struct agg *a)
 		return;
 	if (top->has_owner)
 		snprintf(owner, sizeof(owner), ", owner %.15s %u", top->comm, top->pid);
-	fprintf(f, "rstwhy: most RSTs: %s %s port %u%s: %s (%" PRIu64 " RST%s)\n",
+	if (top->cause == C_ACCEPT_OVERFLOW && top->accept_limit)
+		snprintf(limit, sizeof(limit), ", accept queue limit %u", top->accept_limit);
+	fprintf(f, "rstwhy: most RSTs: %s %s port %u%s: %s (%" PRIu64 " RST%s%s)\n",
 		rw_cause_name(top->cause), top->remote ? "to" : "on", top->port, owner,
-		rw_cause_meaning(top->cause), top->total, top->total == 1 ? "" : "s");
+		rw_cause_meaning(top->cause), top->total, top->total == 1 ? "" : "s", limit);
 }
