@@ -10,7 +10,7 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP \
 	-I$(OUTPUT) -Ibpf -Iuser
-LDLIBS += -lbpf -lelf -lz -lpcap -ljson-c
+LDLIBS += -lbpf -ldw -lelf -lz -lpcap -ljson-c
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-I$(dir $(VMLINUX)) -Ibpf -MMD -MP
 
@@ -24,7 +24,7 @@ RSTGEN_FN := $(OUTPUT)/rstgen_fn.o
 
 # packages `make run` and `make test` need on Debian 12
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config libpcap-dev \
-	libjson-c-dev
+	libjson-c-dev libdw-dev
 DEB_TEST := bats jq iproute2 nftables tcpdump tshark iptables prometheus curl
 
 ifeq ($(V),1)
@@ -60,7 +60,7 @@ $(USER_OBJS): $(OUTPUT)/rstwhy.skel.h
 
 rstwhy: $(USER_OBJS)
 	$(call msg,BINARY,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
 $(OUTPUT)/rstgen: tools/rstgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -87,7 +87,7 @@ $(OUTPUT)/rstinject: tools/rstinject.c | $(OUTPUT)
 
 $(OUTPUT)/test_classify: tests/test_classify.c $(LIB_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
 unit: $(OUTPUT)/test_classify
 
@@ -118,7 +118,7 @@ clean:
 DEB_KERNELS := qemu-system-x86 busybox-static xz-utils binutils jq iproute2 libc6-dev
 # LDLIBS, then what the static libraries need in turn (pkg-config --static). Debian has no
 # libsystemd.a (libpcap.a -> libdbus-1.a -> libsystemd): tools/static-stubs.c stands in for it.
-STATIC_PC := libbpf libpcap json-c
+STATIC_PC := libbpf libdw libpcap json-c
 STATIC_LDLIBS = $(LDLIBS) $(filter-out -lsystemd,$(shell pkg-config --static --libs \
 	$(foreach p,$(STATIC_PC),$(shell pkg-config --exists $(p) && echo $(p))) 2>/dev/null))
 

@@ -49,6 +49,7 @@ const volatile bool no_egress_watch = false;	/* net_dev_queue is not attached */
 /* the send-reset hook misses resets with no socket (tracepoint before 6.10) */
 const volatile bool v6_nosk_ambiguous = false;
 const volatile bool hook_has_reason = false;	/* tcp_v4_send_reset(sk, skb, reason): 6.10+ */
+const volatile bool want_ustack = false;	/* -u: user stacks of active resets (needs BTF) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -621,6 +622,71 @@ static __always_inline int add_to_agg(void *ctx, const struct rw_event *e, bool 
 	return 0;
 }
 
+/*
+ * -u: the user stack of the task sending an active reset. Whether that task decided it
+ * (close, shutdown, ss -K) or merely ran the timer is the classifier's business: a record is
+ * taken for every active reset of a task with a user address space.
+ */
+static __noinline int capture_ustack(void *ctx, const struct sock *sk)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct pt_regs *regs;
+	struct rw_ustack *u;
+	__u64 id, base;
+
+	if (!task->mm)
+		return 0;
+	u = bpf_ringbuf_reserve(&events, sizeof(*u), 0);
+	if (!u) {
+		count(RW_CNT_RB_FAIL);
+		return 0;
+	}
+	id = bpf_get_current_pid_tgid();
+	u->type = RW_EV_USTACK;
+	u->tid = (__u32)id;
+	u->tgid = id >> 32;
+	u->skaddr = (__u64)sk;
+	u->pad = 0;
+	u->ips_len = bpf_get_stack(ctx, u->ips, sizeof(u->ips), BPF_F_USER_STACK);
+	__builtin_memset(u->regs, 0, sizeof(u->regs));
+	u->stack_start = 0;
+	u->stack_len = 0;
+#if defined(__TARGET_ARCH_x86)
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	u->regs[0] = regs->ax;
+	u->regs[1] = regs->dx;
+	u->regs[2] = regs->cx;
+	u->regs[3] = regs->bx;
+	u->regs[4] = regs->si;
+	u->regs[5] = regs->di;
+	u->regs[6] = regs->bp;
+	u->regs[7] = regs->sp;
+	u->regs[8] = regs->r8;
+	u->regs[9] = regs->r9;
+	u->regs[10] = regs->r10;
+	u->regs[11] = regs->r11;
+	u->regs[12] = regs->r12;
+	u->regs[13] = regs->r13;
+	u->regs[14] = regs->r14;
+	u->regs[15] = regs->r15;
+	u->regs[16] = regs->ip;
+	/* whole pages from the one holding the stack pointer: a read fails or succeeds whole */
+	base = regs->sp & ~4095ULL;
+	u->stack_start = base;
+	for (int i = 0; i < RW_USTACK_PAGES; i++) {
+		if (bpf_probe_read_user(u->stack + i * 4096, 4096, (void *)(base + i * 4096)))
+			break;
+		u->stack_len += 4096;
+	}
+#else
+	(void)regs;
+	(void)base;
+#endif
+	/* symbolized while the process lives: wake the reader now */
+	bpf_ringbuf_submit(u, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
 static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 					 const struct sk_buff *skb, __u32 reason, bool has_reason)
 {
@@ -632,6 +698,8 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 		return 0;
 	count(RW_CNT_SENT);
 
+	if (want_ustack && !skb && !aggregate)
+		capture_ustack(ctx, sk);
 	e = new_event();
 	if (!e)
 		return 0;

@@ -14,6 +14,7 @@ enum rw_ev_type {
 	RW_EV_SENT = 1,		/* the TCP stack sent a RST */
 	RW_EV_RECV = 2,		/* a socket received a RST */
 	RW_EV_EGRESS = 3,	/* a RST leaving through a device (struct rw_pkt) */
+	RW_EV_USTACK = 4,	/* user stack of the task sending an active RST (struct rw_ustack) */
 };
 
 /* who built a RST seen at egress (rw_pkt.kind) */
@@ -179,6 +180,30 @@ struct rw_pkt {
 	__u16 sk_protocol;
 	struct rw_task actor;	/* current task */
 	__u8 data[RW_PKT_SNAP];
+};
+
+/*
+ * -u: the user-space side of an active reset, sent just before its rw_event (same skaddr and
+ * thread). Frame-pointer return addresses as the kernel walks them, plus the registers and a
+ * few pages of the user stack from the stack pointer up, for unwinding with the ELF files'
+ * call frame information in user space (code built without frame pointers).
+ */
+#define RW_USTACK_DEPTH	64
+#define RW_USTACK_PAGES	4
+#define RW_USTACK_REGS	17	/* x86-64 DWARF numbering: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip */
+
+struct rw_ustack {
+	__u32 type;		/* RW_EV_USTACK */
+	__u32 tid;
+	__u32 tgid;
+	__s32 ips_len;		/* bytes in ips[] or negative error */
+	__u64 skaddr;
+	__u64 regs[RW_USTACK_REGS];	/* all zero: not available */
+	__u64 stack_start;	/* user address of stack[0] (page aligned) */
+	__u32 stack_len;	/* bytes of stack[] copied */
+	__u32 pad;
+	__u64 ips[RW_USTACK_DEPTH];
+	__u8 stack[RW_USTACK_PAGES * 4096];
 };
 
 #endif /* RSTWHY_H */

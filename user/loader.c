@@ -122,6 +122,10 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 	skel->rodata->aggregate = o->aggregate;
 	skel->rodata->no_egress_watch = !o->egress;
 	skel->rodata->v6_nosk_ambiguous = passive == ATTACH_TRACEPOINT && ki->send_reset_args < 3;
+	/* the task's user registers come through a BTF-typed helper: not for classic tracepoints */
+	skel->rodata->want_ustack = o->ustack && fl != TPF_CLASSIC;
+	if (o->ustack && fl == TPF_CLASSIC)
+		note(l, "-u: no user stacks with classic tracepoints (needs tp_btf or raw_tp)");
 
 	struct hook hooks[] = {
 		{ "tcp:tcp_send_reset", { skel->progs.rw_send_reset, skel->progs.rw_send_reset_raw,

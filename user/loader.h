@@ -34,6 +34,7 @@ struct loader_opts {
 	bool egress_stack_pkts;
 	long wakeup_bytes;	/* -1: default */
 	bool aggregate;		/* count in the kernel (--summary, --quiet), no per-event records */
+	bool ustack;		/* -u: user stacks of active resets */
 	enum attach_mode attach;
 	bool verbose;
 };

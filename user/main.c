@@ -50,6 +50,7 @@ static struct env {
 	bool json;
 	bool verbose;
 	bool stacks;
+	bool ustack;
 	bool recv;
 	bool v4, v6;
 	const char *ready_file;
@@ -94,6 +95,9 @@ static const char usage[] =
 "      --cause ID[,ID...]     only these causes\n"
 "  -r, --received             also show RSTs received (cause peer-reset)\n"
 "  -s, --stack                show the kernel stack of each event\n"
+"  -u, --user-stack           show the user stack of the task that decided an application's\n"
+"                             reset (close, shutdown, ss -K): functions, libraries, JIT\n"
+"                             methods from perf-PID.map (see docs/user-stacks.md)\n"
 "  -d, --duration SECS        stop after SECS seconds\n"
 "      --pcapng FILE          write each RST packet to FILE (pcapng), with a comment giving\n"
 "                             cause, origin, owner and kernel reason (tshark -e frame.comment)\n"
@@ -117,6 +121,7 @@ static const char usage[] =
 "  rstwhy                       live table of RSTs sent, every network namespace\n"
 "  rstwhy -j > rst.jsonl        one JSON object per RST\n"
 "  rstwhy -P 51244 -s           RSTs on port 51244, with kernel stacks\n"
+"  rstwhy -P 51244 -u           ... and the code in the application that closed the socket\n"
 "  rstwhy --cause close-unread,close-linger0 -p 812\n"
 "  rstwhy --netns /run/netns/web -d 60\n"
 "\n"
@@ -140,6 +145,7 @@ static const struct option long_opts[] = {
 	{ "cause", required_argument, NULL, OPT_CAUSE },
 	{ "received", no_argument, NULL, 'r' },
 	{ "stack", no_argument, NULL, 's' },
+	{ "user-stack", no_argument, NULL, 'u' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -219,7 +225,7 @@ static void parse_args(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jp:P:46rsd:vhq", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jp:P:46rsud:vhq", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			env.json = true;
@@ -229,6 +235,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 's':
 			env.stacks = true;
+			break;
+		case 'u':
+			env.ustack = true;
 			break;
 		case 'r':
 			env.recv = true;
@@ -591,6 +600,9 @@ static void emit(const struct rw_event *e)
 	struct rw_report r;
 
 	report_build(&r, e, &run.ki, run.ks, run.mono_to_real);
+	/* a user stack means something only where the task on the CPU decided the reset */
+	if (env.ustack && e->type == RW_EV_SENT && r.v.actor_valid)
+		r.ustack = ustack_take(e->skaddr, e->actor.pid);
 	show(&r);
 }
 
@@ -697,7 +709,7 @@ static int handle_event(void *ctx, void *data, size_t len)
 	(void)ctx;
 	if (len < sizeof(e->type))
 		return 0;
-	if (e->type != RW_EV_EGRESS && len < sizeof(*e))
+	if (e->type != RW_EV_EGRESS && e->type != RW_EV_USTACK && len < sizeof(*e))
 		return 0;
 	if (e->type == RW_EV_SENT) {
 		run.sent++;
@@ -717,6 +729,10 @@ static int handle_event(void *ctx, void *data, size_t len)
 			pcap_stack_packet(p);
 		else
 			emit_pkt(p);
+		return 0;
+	} else if (e->type == RW_EV_USTACK) {
+		if (len >= sizeof(struct rw_ustack))
+			ustack_record(data);
 		return 0;
 	} else if (e->type == RW_EV_RECV) {
 		if (maybe_abort_on_data(e)) {
@@ -908,6 +924,9 @@ int main(int argc, char **argv)
 	per_event = !(env.summary > 0 || env.quiet);
 	if (env.stacks && !per_event)
 		die_usage("-s shows the stack of each event: it has no effect with --summary or -q");
+	if (env.ustack && !per_event)
+		die_usage("-u shows the user stack of each event: it has no effect with --summary "
+			  "or -q");
 	/* without per-event output the counts are all there is: keep them */
 	aggregating = env.summary > 0 || env.prometheus || !per_event;
 
@@ -962,7 +981,7 @@ int main(int argc, char **argv)
 			.egress = !env.no_egress, .egress_required = env.pcapng != NULL,
 			.egress_stack_pkts = env.pcapng != NULL, .wakeup_bytes = env.wakeup_bytes,
 			.attach = env.attach, .verbose = env.verbose,
-			.aggregate = !per_event && !env.pcapng,
+			.aggregate = !per_event && !env.pcapng, .ustack = env.ustack,
 		};
 		char why[300];
 
@@ -1109,6 +1128,7 @@ int main(int argc, char **argv)
 out:
 	prom_stop(prom);
 	ring_buffer__free(rb);
+	ustack_free_all();
 	pcapng_close(pcap);
 	if (aggregating)
 		listeners_free(&lstn);

@@ -207,6 +207,8 @@ static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *
 	fputc('}', f);
 	if (o->stacks)
 		json_stack(f, o, e);
+	if (r->ustack)
+		ustack_json(f, r->ustack);
 	fputs("}\n", f);
 }
 
@@ -287,6 +289,8 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 				fprintf(f, "\t0x%" PRIx64 "\n", (uint64_t)e->stack[i]);
 		}
 	}
+	if (r->ustack)
+		ustack_table(f, r->ustack);
 }
 
 void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r)

@@ -11,6 +11,7 @@
 #include "classify.h"
 #include "kinfo.h"
 #include "ksyms.h"
+#include "ustack.h"
 
 enum owner_from {
 	OWNER_FROM_NONE = 0,
@@ -41,6 +42,7 @@ struct rw_report {
 	bool has_seq;			/* the RST's own sequence/ack numbers are known */
 	uint32_t seq, ack;
 	unsigned int rst_flags;		/* TF_RST, maybe TF_ACK */
+	const struct ustack *ustack;	/* -u: the deciding task's user stack, NULL if none */
 };
 
 /* mono_to_real: add to bpf_ktime_get_ns() to get CLOCK_REALTIME */

@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * User stacks of the tasks sending active resets (-u).
+ *
+ * The kernel sends, per active reset, the return addresses it found by walking frame pointers,
+ * the task's user registers and a few pages of its stack. Here:
+ *  - the process's mappings are read from /proc/PID/maps as the record arrives, and reported
+ *    to libdwfl, one Dwfl per process, kept while the mappings stay the same (and after the
+ *    process is gone, for its late records);
+ *  - files are opened through /proc/PID/map_files: the very file mapped, even deleted or in
+ *    another mount namespace, never a different file of the same name;
+ *  - the stack is unwound with the files' call frame information (libdw, over the copied
+ *    stack; frame pointers where there is none, e.g. JIT code). Where that unwinding stops
+ *    (the copy ends) the kernel's frame-pointer walk continues it from a frame both agree on;
+ *  - addresses get the ELF symbol that really holds them (its size says so, otherwise no
+ *    name), or for anonymous executable memory the perf map's entry.
+ * What cannot be known is said per frame: "[exited]" (the process was gone, no name),
+ * "[unknown]" (no mapping holds the address), a file and offset with no symbol.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <elfutils/libdwfl.h>
+#include "output.h"
+#include "perfmap.h"
+#include "ustack.h"
+
+struct mapping {
+	uint64_t start, end, pgoff;
+	bool exec;
+	char path[200];		/* as in /proc/PID/maps, "" for anonymous memory */
+};
+
+struct proc {
+	pid_t pid;
+	uint64_t maps_hash;
+	Dwfl *dwfl;
+	bool attached;		/* dwfl_attach_state done */
+	bool attach_failed;
+	struct mapping *m;
+	int nm;
+	unsigned long used;	/* for eviction */
+	const struct rw_ustack *cur;	/* the record being unwound */
+};
+
+#define PROC_SLOTS 16
+static struct proc procs[PROC_SLOTS];
+static unsigned long use_clock;
+static struct proc *cur_proc;	/* for find_elf, which gets no argument of ours */
+
+/* ---- mappings ---- */
+
+static char *slurp(const char *path, size_t *len)
+{
+	size_t cap = 16384, n = 0;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
+		n += r;
+		if (n + 1 == cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	close(fd);
+	if (r < 0 || !n) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static int parse_maps(char *text, struct mapping **out)
+{
+	int n = 0, cap = 0;
+	struct mapping *m = NULL;
+
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		struct mapping x = {};
+		char perms[8];
+		int pos = 0;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*u %n", &x.start,
+			   &x.end, perms, &x.pgoff, &pos) != 4)
+			continue;
+		x.exec = perms[2] == 'x';
+		if (pos)
+			snprintf(x.path, sizeof(x.path), "%s", line + pos);
+		if (n == cap) {
+			int ncap = cap ? cap * 2 : 64;
+			struct mapping *nm = realloc(m, ncap * sizeof(*nm));
+
+			if (!nm)
+				break;
+			m = nm;
+			cap = ncap;
+		}
+		m[n++] = x;
+	}
+	*out = m;
+	return n;
+}
+
+static const struct mapping *find_mapping(const struct proc *p, uint64_t addr)
+{
+	for (int i = 0; i < p->nm; i++)
+		if (addr >= p->m[i].start && addr < p->m[i].end)
+			return &p->m[i];
+	return NULL;
+}
+
+/* ---- libdwfl ---- */
+
+/* the mapped file itself: /proc/PID/map_files/START-END of its first mapping */
+static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
+		    char **file_name, Elf **elfp)
+{
+	struct proc *p = cur_proc;
+	char path[96];
+
+	*elfp = NULL;
+	if (!p || name[0] != '/')
+		return -1;	/* [vdso] and the like: no symbols from them */
+	for (int i = 0; i < p->nm; i++) {
+		int fd;
+
+		if (strcmp(p->m[i].path, name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)p->pid,
+			 p->m[i].start, p->m[i].end);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(path, sizeof(path), "/proc/%d/root", (int)p->pid);
+			if (strlen(path) + strlen(name) >= sizeof(path))
+				return -1;
+			strcat(path, name);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		}
+		if (fd >= 0)
+			*file_name = strdup(name);
+		return fd;
+	}
+	return -1;
+}
+
+static char *debuginfo_path;
+
+static const Dwfl_Callbacks dwfl_cbs = {
+	.find_elf = find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+static pid_t cb_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct proc *p = arg;
+
+	if (*thread_argp)
+		return 0;
+	*thread_argp = p;
+	return p->cur->tid;
+}
+
+static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct proc *p = arg;
+
+	*thread_argp = p;
+	return p->cur && (uint32_t)tid == p->cur->tid;
+}
+
+/* only the copied stack: anything else has changed since the reset */
+static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	const struct rw_ustack *u = ((struct proc *)arg)->cur;
+
+	if (addr < u->stack_start || addr - u->stack_start + 8 > u->stack_len)
+		return false;
+	memcpy(result, u->stack + (addr - u->stack_start), 8);
+	return true;
+}
+
+static bool cb_set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	const struct rw_ustack *u = ((struct proc *)arg)->cur;
+	Dwarf_Word regs[16];
+
+	for (int i = 0; i < 16; i++)
+		regs[i] = u->regs[i];
+	if (!dwfl_thread_state_registers(thread, 0, 16, regs))
+		return false;
+	dwfl_thread_state_register_pc(thread, u->regs[16]);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks thread_cbs = {
+	.next_thread = cb_next_thread,
+	.get_thread = cb_get_thread,
+	.memory_read = cb_memory_read,
+	.set_initial_registers = cb_set_initial_registers,
+};
+
+static void proc_drop(struct proc *p)
+{
+	if (p->dwfl)
+		dwfl_end(p->dwfl);
+	free(p->m);
+	memset(p, 0, sizeof(*p));
+}
+
+/* the process's state for this record; NULL if it is gone and was never seen */
+static struct proc *proc_get(pid_t pid)
+{
+	struct proc *p = NULL, *lru = &procs[0];
+	char path[64], *text;
+	size_t len = 0;
+	uint64_t h;
+
+	for (int i = 0; i < PROC_SLOTS; i++) {
+		if (procs[i].pid == pid)
+			p = &procs[i];
+		if (procs[i].used < lru->used)
+			lru = &procs[i];
+	}
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	text = slurp(path, &len);
+	if (!text)
+		return p;	/* gone: what was known of it, if anything */
+	h = fnv1a(text, len);
+	if (p && p->maps_hash == h) {
+		free(text);
+		return p;
+	}
+	if (!p)
+		p = lru;
+	proc_drop(p);
+	p->pid = pid;
+	p->maps_hash = h;
+	p->dwfl = dwfl_begin(&dwfl_cbs);
+	if (p->dwfl) {
+		FILE *f = fmemopen(text, len, "r");
+
+		cur_proc = p;
+		dwfl_report_begin(p->dwfl);
+		if (f) {
+			dwfl_linux_proc_maps_report(p->dwfl, f);
+			fclose(f);
+		}
+		dwfl_report_end(p->dwfl, NULL, NULL);
+	}
+	p->nm = parse_maps(text, &p->m);
+	free(text);
+	return p;
+}
+
+/* ---- unwinding ---- */
+
+struct dframes {
+	uint64_t pc[USTACK_MAX_FRAMES];
+	bool activation[USTACK_MAX_FRAMES];
+	int n;
+};
+
+static int frame_cb(Dwfl_Frame *state, void *arg)
+{
+	struct dframes *d = arg;
+	Dwarf_Addr pc;
+	bool act;
+
+	if (!dwfl_frame_pc(state, &pc, &act) || !pc)
+		return DWARF_CB_ABORT;
+	d->pc[d->n] = pc;
+	d->activation[d->n] = act;
+	return ++d->n == USTACK_MAX_FRAMES ? DWARF_CB_ABORT : DWARF_CB_OK;
+}
+
+/* CFI unwinding over the copied stack: frames found; *complete when it reached the end */
+static int unwind_dwarf(struct proc *p, const struct rw_ustack *u, struct dframes *d,
+			bool *complete)
+{
+	int rc;
+
+	d->n = 0;
+	*complete = false;
+	if (!p || !p->dwfl || !u->stack_len || !u->regs[16] || p->attach_failed)
+		return 0;
+	if (!p->attached) {
+		if (!dwfl_attach_state(p->dwfl, NULL, p->pid, &thread_cbs, p)) {
+			p->attach_failed = true;
+			return 0;
+		}
+		p->attached = true;
+	}
+	p->cur = u;
+	rc = dwfl_getthread_frames(p->dwfl, u->tid, frame_cb, d);
+	p->cur = NULL;
+	*complete = rc == 0 && d->n < USTACK_MAX_FRAMES;
+	return d->n;
+}
+
+/* ---- symbols ---- */
+
+static void symbolize(struct proc *p, bool exited, uint64_t addr, bool ret_addr,
+		      struct ustack_frame *fr)
+{
+	uint64_t look = ret_addr ? addr - 1 : addr, off;
+	const struct mapping *m = p ? find_mapping(p, addr) : NULL;
+	const char *name;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->addr = addr;
+	if (!m) {
+		snprintf(fr->file, sizeof(fr->file), "%s", exited ? "[exited]" : "[unknown]");
+		return;
+	}
+	fr->has_offset = true;
+	if (!m->path[0] || m->path[0] == '[') {
+		fr->offset = addr - m->start;
+		snprintf(fr->file, sizeof(fr->file), "%s", m->path[0] ? m->path : "[anon]");
+		if (!m->path[0] && m->exec) {
+			name = perfmap_lookup(perfmap_get(p->pid), look, &off);
+			if (name)
+				snprintf(fr->sym, sizeof(fr->sym), "%s+0x%" PRIx64, name,
+					 off + (addr - look));
+		}
+		return;
+	}
+	fr->offset = addr - m->start + m->pgoff;
+	snprintf(fr->file, sizeof(fr->file), "%s", m->path);
+	if (p->dwfl) {
+		Dwfl_Module *mod = dwfl_addrmodule(p->dwfl, look);
+		GElf_Sym sym;
+		GElf_Off soff = 0;
+
+		cur_proc = p;
+		name = mod ? dwfl_module_addrinfo(mod, look, &soff, &sym, NULL, NULL, NULL) : NULL;
+		/* only a symbol whose extent holds the address: never a neighbour's name */
+		if (name && sym.st_size && soff < sym.st_size)
+			snprintf(fr->sym, sizeof(fr->sym), "%s+0x%" PRIx64, name,
+				 (uint64_t)soff + (addr - look));
+	}
+}
+
+/* ---- records waiting for their events ---- */
+
+#define PENDING 64
+static struct ustack pending[PENDING];
+static unsigned int npending_next;
+static struct ustack taken;
+
+void ustack_record(const struct rw_ustack *u)
+{
+	struct ustack *s = &pending[npending_next++ % PENDING];
+	int nfp = u->ips_len > 0 ? u->ips_len / 8 : 0;
+	struct dframes d;
+	bool complete, exited;
+	struct proc *p;
+	int n = 0, from_fp = -1;
+
+	/* a tracer does not fetch debug information from the network on each event */
+	if (!use_clock)
+		unsetenv("DEBUGINFOD_URLS");
+	memset(s, 0, offsetof(struct ustack, f));
+	s->skaddr = u->skaddr;
+	s->tid = u->tid;
+	s->tgid = u->tgid;
+	p = proc_get(u->tgid);
+	if (p)
+		p->used = ++use_clock;
+	exited = !p;
+	s->exited = exited;
+
+	unwind_dwarf(p, u, &d, &complete);
+	if (d.n > 1) {
+		s->unwind = "dwarf";
+		n = d.n;
+		if (!complete) {
+			/* continue with the frame-pointer walk from the last frame both have */
+			for (int i = d.n - 1; i > 0 && from_fp < 0; i--) {
+				for (int j = 1; j < nfp; j++) {
+					if (u->ips[j] == d.pc[i]) {
+						n = i + 1;
+						from_fp = j + 1;
+						break;
+					}
+				}
+			}
+			if (from_fp >= 0)
+				s->unwind = "dwarf+fp";
+			else
+				s->truncated = true;
+		}
+	} else {
+		s->unwind = "fp";
+		from_fp = 0;
+		n = 0;
+		if (nfp == RW_USTACK_DEPTH)
+			s->truncated = true;
+	}
+	for (int i = 0; i < n && i < USTACK_MAX_FRAMES; i++)
+		symbolize(p, exited, d.pc[i], i > 0 && !d.activation[i], &s->f[s->n++]);
+	if (from_fp >= 0) {
+		for (int j = from_fp; j < nfp && s->n < USTACK_MAX_FRAMES; j++)
+			symbolize(p, exited, u->ips[j], j > 0, &s->f[s->n++]);
+		if (nfp == RW_USTACK_DEPTH)
+			s->truncated = true;
+	}
+	if (s->n == USTACK_MAX_FRAMES)
+		s->truncated = true;
+	cur_proc = NULL;
+}
+
+const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid)
+{
+	/* the newest record first: the same socket may reset twice (listener, then child) */
+	for (unsigned int k = 1; k <= PENDING; k++) {
+		struct ustack *s = &pending[(npending_next - k) % PENDING];
+
+		if (s->unwind && s->skaddr == skaddr && s->tid == tid) {
+			taken = *s;
+			s->unwind = NULL;
+			return &taken;
+		}
+	}
+	return NULL;
+}
+
+void ustack_free_all(void)
+{
+	for (int i = 0; i < PROC_SLOTS; i++)
+		proc_drop(&procs[i]);
+	perfmap_free_all();
+}
+
+/* ---- output ---- */
+
+void ustack_json(FILE *f, const struct ustack *s)
+{
+	fputs(",\"user_stack\":[", f);
+	for (int i = 0; i < s->n; i++) {
+		const struct ustack_frame *fr = &s->f[i];
+
+		fprintf(f, "%s{\"addr\":\"0x%" PRIx64 "\",\"sym\":", i ? "," : "", fr->addr);
+		if (fr->sym[0])
+			json_str(f, fr->sym);
+		else
+			fputs("null", f);
+		fputs(",\"file\":", f);
+		json_str(f, fr->file);
+		if (fr->has_offset)
+			fprintf(f, ",\"offset\":\"0x%" PRIx64 "\"}", fr->offset);
+		else
+			fputs(",\"offset\":null}", f);
+	}
+	fprintf(f, "],\"user_stack_tid\":%u,\"user_stack_unwind\":\"%s\","
+		"\"user_stack_truncated\":%s,\"user_stack_exited\":%s", s->tid, s->unwind,
+		s->truncated ? "true" : "false", s->exited ? "true" : "false");
+}
+
+void ustack_table(FILE *f, const struct ustack *s)
+{
+	fprintf(f, "\tuser stack of %u/%u (%s%s):\n", s->tgid, s->tid, s->unwind,
+		s->exited ? ", process exited before it could be read" : "");
+	for (int i = 0; i < s->n; i++) {
+		const struct ustack_frame *fr = &s->f[i];
+
+		fprintf(f, "\t  %-40s %s", fr->sym[0] ? fr->sym : "[unknown]", fr->file);
+		if (fr->has_offset)
+			fprintf(f, "+0x%" PRIx64, fr->offset);
+		fprintf(f, " (0x%" PRIx64 ")\n", fr->addr);
+	}
+	if (s->truncated)
+		fputs("\t  [truncated: deeper than captured]\n", f);
+}

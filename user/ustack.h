@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * -u: the user-space stack of the task that sent an active reset, symbolized when its record
+ * arrives (while the process most likely still lives): ELF symbol tables of the mapped files
+ * through elfutils' libdwfl, call frame information for code without frame pointers, perf map
+ * files for JIT-compiled code.
+ */
+#ifndef RW_USTACK_H
+#define RW_USTACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/types.h>
+#include "../bpf/rstwhy.h"
+
+#define USTACK_MAX_FRAMES 64
+
+struct ustack_frame {
+	uint64_t addr;
+	char sym[160];		/* "name+0x1a", empty: no symbol holds addr */
+	char file[200];		/* the mapping's file, "[anon]", "[exited]", "[unknown]" */
+	uint64_t offset;	/* in the file (or the anonymous mapping) */
+	bool has_offset;
+};
+
+struct ustack {
+	uint64_t skaddr;
+	uint32_t tid, tgid;
+	int n;
+	bool truncated;		/* deeper than what was captured */
+	bool exited;		/* the process was gone: addresses only */
+	const char *unwind;	/* "dwarf", "fp", "dwarf+fp" */
+	struct ustack_frame f[USTACK_MAX_FRAMES];
+};
+
+/* a record from the kernel: unwound and symbolized now, kept for its event */
+void ustack_record(const struct rw_ustack *u);
+/* the stack recorded for this event's socket and thread, NULL if none (valid until next call) */
+const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid);
+void ustack_free_all(void);
+
+/* ,"user_stack":[...] for a JSON object */
+void ustack_json(FILE *f, const struct ustack *s);
+/* one indented line per frame */
+void ustack_table(FILE *f, const struct ustack *s);
+
+#endif
