@@ -6,7 +6,8 @@
  *
  *   closer PORT MODE    MODE: plain (then wait for SIGTERM), exit (then exit at once),
  *                       lib (the close happens in a hidden function of liblibcloser.so),
- *                       deep N (N nested calls before the close)
+ *                       deep N (N nested calls before the close), deleted (the binary
+ *                       removes itself first)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -60,6 +61,16 @@ int main(int argc, char **argv)
 	if (s < 0 || write(c, "unread", 6) != 6)
 		return 1;
 	usleep(100000);		/* the bytes arrive: the close below finds them unread */
+	if (!strcmp(mode, "deleted")) {
+		char exe[4096];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		if (n <= 0)
+			return 1;
+		exe[n] = 0;
+		if (unlink(exe))
+			return perror("unlink"), 1;
+	}
 	if (!strcmp(mode, "lib") && lib_entry)
 		lib_entry(s);
 	else if (!strcmp(mode, "deep"))
