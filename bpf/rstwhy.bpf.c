@@ -636,9 +636,15 @@ static __noinline int capture_ustack(void *ctx, const struct sock *sk)
 
 	if (!task->mm)
 		return 0;
+	/* a flood of them must not crowd out the events themselves */
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
+		count(RW_CNT_USTACK_SKIP);
+		return 0;
+	}
 	u = bpf_ringbuf_reserve(&events, sizeof(*u), 0);
 	if (!u) {
-		count(RW_CNT_RB_FAIL);
+		count(RW_CNT_USTACK_SKIP);
 		return 0;
 	}
 	id = bpf_get_current_pid_tgid();

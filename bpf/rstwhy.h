@@ -62,6 +62,7 @@ enum rw_counter {
 	RW_CNT_RB_FAIL,		/* ring buffer reservations that failed: lost events */
 	RW_CNT_OWNER_SET,	/* owner records written */
 	RW_CNT_EGRESS,		/* RSTs seen leaving (not forwarded) */
+	RW_CNT_USTACK_SKIP,	/* -u: user stacks not taken, the ring buffer over half full */
 	RW_CNT_MAX,
 };
 

@@ -6,6 +6,7 @@
 #   linger  connections closed with SO_LINGER 0: the client namespace sends the RSTs (close())
 # and, side by side in one run (interleaved, rotating order, BENCH_ROUNDS rounds, medians):
 #   untraced | rstwhy table > /dev/null | rstwhy --json > file | rstwhy --json -s > file
+#   | rstwhy --json -u > file (user stacks: the linger flood's resets are close()s)
 #   | rstwhy --summary (when this build has it) | rstwhy --json --wakeup-bytes 1 (the wakeup
 #   hazard) | a bpftrace one-liner printing each event > file
 # For each: RST rate as a ratio to the untraced rate of the same round (rate = RSTs counted by
@@ -25,7 +26,7 @@
 #
 # Environment: BENCH_ROUNDS (5), BENCH_N (RSTs per rstgen process per closed-port flood,
 # 70000), BENCH_NL (per linger flood, 35000), BENCH_PAR (rstgen processes at once: nproc),
-# BENCH_VARIANTS (space-separated subset of: untraced table json stack summary wakeup1
+# BENCH_VARIANTS (space-separated subset of: untraced table json stack ustack summary wakeup1
 # bpftrace), BENCH_FLOODS (flood linger), BENCH_PROFILE (1), BENCH_KEEP (keep the work dir).
 set -uo pipefail
 
@@ -65,7 +66,7 @@ command -v bpftrace >/dev/null && HAVE_BPFTRACE=1
 if [[ -n ${BENCH_VARIANTS:-} ]]; then
 	read -r -a VARIANTS <<<"$BENCH_VARIANTS"
 else
-	VARIANTS=(untraced table json stack)
+	VARIANTS=(untraced table json stack ustack)
 	((HAVE_SUMMARY)) && VARIANTS+=(summary)
 	VARIANTS+=(wakeup1)
 	((HAVE_BPFTRACE)) && VARIANTS+=(bpftrace)
@@ -79,6 +80,7 @@ label() {
 	table) echo "rstwhy (table > /dev/null)" ;;
 	json) echo "rstwhy --json > file" ;;
 	stack) echo "rstwhy --json -s > file" ;;
+	ustack) echo "rstwhy --json -u > file" ;;
 	summary) echo "rstwhy --summary" ;;
 	wakeup1) echo "rstwhy --json --wakeup-bytes 1" ;;
 	bpftrace) echo "bpftrace one-liner > file" ;;
@@ -143,6 +145,7 @@ start_tracer() { # VARIANT NSPATH OUTFILE ERRFILE
 	table) "$RSTWHY" "${args[@]}" >/dev/null 2>"$err" & ;;
 	json) "$RSTWHY" --json "${args[@]}" >"$out" 2>"$err" & ;;
 	stack) "$RSTWHY" --json -s "${args[@]}" >"$out" 2>"$err" & ;;
+	ustack) "$RSTWHY" --json -u "${args[@]}" >"$out" 2>"$err" & ;;
 	summary) "$RSTWHY" --summary "${args[@]}" >"$out" 2>"$err" & ;;
 	wakeup1) "$RSTWHY" --json --wakeup-bytes 1 "${args[@]}" >"$out" 2>"$err" & ;;
 	bpftrace)

@@ -843,6 +843,9 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 			lost ? "ring buffer full: events were lost" :
 			"sent before the probes were attached or by a path this kernel does not "
 			"trace");
+	if (env.ustack && sum_counter(skel, RW_CNT_USTACK_SKIP))
+		fprintf(stderr, "rstwhy: -u: %llu user stacks not taken (the ring buffer was over "
+			"half full)\n", (unsigned long long)sum_counter(skel, RW_CNT_USTACK_SKIP));
 	ns_snapshot_free(&end);
 }
 

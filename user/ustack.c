@@ -35,22 +35,37 @@ struct mapping {
 	char path[200];		/* as in /proc/PID/maps, "" for anonymous memory */
 };
 
-struct proc {
-	pid_t pid;
-	uint64_t maps_hash;
+/*
+ * One Dwfl per layout of mapped executable files (their addresses, offsets, inodes and
+ * names): processes forked from one parent share it, and a process keeps it while only its
+ * heap and anonymous memory (a JIT's code cache) change.
+ */
+struct dwfl_ent {
+	uint64_t key;		/* 0: free */
 	Dwfl *dwfl;
 	bool attached;		/* dwfl_attach_state done */
 	bool attach_failed;
-	struct mapping *m;
-	int nm;
-	unsigned long used;	/* for eviction */
+	unsigned long used;
 	const struct rw_ustack *cur;	/* the record being unwound */
 };
 
-#define PROC_SLOTS 16
-static struct proc procs[PROC_SLOTS];
+/* the last mappings read of a process, for its records read after it is gone */
+struct proc {
+	pid_t pid;		/* 0: free */
+	char *maps;
+	size_t len;
+	unsigned long used;
+};
+
+#define SLOTS 16
+static struct dwfl_ent dwfls[SLOTS];
+static struct proc procs[SLOTS];
 static unsigned long use_clock;
-static struct proc *cur_proc;	/* for find_elf, which gets no argument of ours */
+
+/* the record being handled: for find_elf, which gets no argument of ours */
+static pid_t cur_pid;
+static struct mapping *cur_m;
+static int cur_nm;
 
 /* ---- mappings ---- */
 
@@ -88,51 +103,65 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static uint64_t fnv1a(const char *s, size_t n)
+/* FNV-1a over the lines of executable file mappings */
+static uint64_t layout_key(const char *text)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-	return h;
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n'), *sp = strchr(l, ' ');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+
+		if (sp && sp - l < (long)n && sp[3] == 'x' && memchr(l, '/', n))
+			for (size_t i = 0; i < n; i++)
+				h = (h ^ (unsigned char)l[i]) * 0x100000001b3ull;
+		l += n + !!nl;
+	}
+	return h ? h : 1;
 }
 
-static int parse_maps(char *text, struct mapping **out)
+static int parse_maps(const char *text, struct mapping **out)
 {
 	int n = 0, cap = 0;
 	struct mapping *m = NULL;
 
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
 		struct mapping x = {};
 		char perms[8];
 		int pos = 0;
 
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*u %n", &x.start,
-			   &x.end, perms, &x.pgoff, &pos) != 4)
-			continue;
-		x.exec = perms[2] == 'x';
-		if (pos)
-			snprintf(x.path, sizeof(x.path), "%s", line + pos);
-		if (n == cap) {
-			int ncap = cap ? cap * 2 : 64;
-			struct mapping *nm = realloc(m, ncap * sizeof(*nm));
+			   &x.end, perms, &x.pgoff, &pos) == 4) {
+			size_t plen = nl ? (size_t)(nl - line) : strlen(line);
 
-			if (!nm)
-				break;
-			m = nm;
-			cap = ncap;
+			x.exec = perms[2] == 'x';
+			if (pos && (size_t)pos < plen)
+				snprintf(x.path, sizeof(x.path), "%.*s", (int)(plen - pos), line + pos);
+			if (n == cap) {
+				int ncap = cap ? cap * 2 : 64;
+				struct mapping *nm = realloc(m, ncap * sizeof(*nm));
+
+				if (!nm)
+					break;
+				m = nm;
+				cap = ncap;
+			}
+			m[n++] = x;
 		}
-		m[n++] = x;
+		if (!nl)
+			break;
+		line = nl + 1;
 	}
 	*out = m;
 	return n;
 }
 
-static const struct mapping *find_mapping(const struct proc *p, uint64_t addr)
+static const struct mapping *find_mapping(uint64_t addr)
 {
-	for (int i = 0; i < p->nm; i++)
-		if (addr >= p->m[i].start && addr < p->m[i].end)
-			return &p->m[i];
+	for (int i = 0; i < cur_nm; i++)
+		if (addr >= cur_m[i].start && addr < cur_m[i].end)
+			return &cur_m[i];
 	return NULL;
 }
 
@@ -142,22 +171,21 @@ static const struct mapping *find_mapping(const struct proc *p, uint64_t addr)
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		    char **file_name, Elf **elfp)
 {
-	struct proc *p = cur_proc;
 	char path[96];
 
 	*elfp = NULL;
-	if (!p || name[0] != '/')
+	if (name[0] != '/')
 		return -1;	/* [vdso] and the like: no symbols from them */
-	for (int i = 0; i < p->nm; i++) {
+	for (int i = 0; i < cur_nm; i++) {
 		int fd;
 
-		if (strcmp(p->m[i].path, name))
+		if (strcmp(cur_m[i].path, name))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)p->pid,
-			 p->m[i].start, p->m[i].end);
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,
+			 (int)cur_pid, cur_m[i].start, cur_m[i].end);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			snprintf(path, sizeof(path), "/proc/%d/root", (int)p->pid);
+			snprintf(path, sizeof(path), "/proc/%d/root", (int)cur_pid);
 			if (strlen(path) + strlen(name) >= sizeof(path))
 				return -1;
 			strcat(path, name);
@@ -181,26 +209,26 @@ static const Dwfl_Callbacks dwfl_cbs = {
 
 static pid_t cb_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
 {
-	struct proc *p = arg;
+	struct dwfl_ent *d = arg;
 
 	if (*thread_argp)
 		return 0;
-	*thread_argp = p;
-	return p->cur->tid;
+	*thread_argp = d;
+	return d->cur->tid;
 }
 
 static bool cb_get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
 {
-	struct proc *p = arg;
+	struct dwfl_ent *d = arg;
 
-	*thread_argp = p;
-	return p->cur && (uint32_t)tid == p->cur->tid;
+	*thread_argp = d;
+	return d->cur && (uint32_t)tid == d->cur->tid;
 }
 
 /* only the copied stack: anything else has changed since the reset */
 static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
 {
-	const struct rw_ustack *u = ((struct proc *)arg)->cur;
+	const struct rw_ustack *u = ((struct dwfl_ent *)arg)->cur;
 
 	if (addr < u->stack_start || addr - u->stack_start + 8 > u->stack_len)
 		return false;
@@ -210,7 +238,7 @@ static bool cb_memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void
 
 static bool cb_set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
-	const struct rw_ustack *u = ((struct proc *)arg)->cur;
+	const struct rw_ustack *u = ((struct dwfl_ent *)arg)->cur;
 	Dwarf_Word regs[16];
 
 	for (int i = 0; i < 16; i++)
@@ -228,23 +256,46 @@ static const Dwfl_Thread_Callbacks thread_cbs = {
 	.set_initial_registers = cb_set_initial_registers,
 };
 
-static void proc_drop(struct proc *p)
+static struct dwfl_ent *dwfl_get(const char *maps, size_t len)
 {
-	if (p->dwfl)
-		dwfl_end(p->dwfl);
-	free(p->m);
-	memset(p, 0, sizeof(*p));
+	uint64_t key = layout_key(maps);
+	struct dwfl_ent *d = &dwfls[0];
+	FILE *f;
+
+	for (int i = 0; i < SLOTS; i++) {
+		if (dwfls[i].key == key) {
+			dwfls[i].used = ++use_clock;
+			return &dwfls[i];
+		}
+		if (dwfls[i].used < d->used)
+			d = &dwfls[i];
+	}
+	if (d->dwfl)
+		dwfl_end(d->dwfl);
+	memset(d, 0, sizeof(*d));
+	d->dwfl = dwfl_begin(&dwfl_cbs);
+	if (!d->dwfl)
+		return NULL;
+	d->key = key;
+	d->used = ++use_clock;
+	f = fmemopen((void *)maps, len, "r");
+	dwfl_report_begin(d->dwfl);
+	if (f) {
+		dwfl_linux_proc_maps_report(d->dwfl, f);
+		fclose(f);
+	}
+	dwfl_report_end(d->dwfl, NULL, NULL);
+	return d;
 }
 
-/* the process's state for this record; NULL if it is gone and was never seen */
+/* the mappings of pid as read now, or as last read if it is gone; NULL if never seen */
 static struct proc *proc_get(pid_t pid)
 {
 	struct proc *p = NULL, *lru = &procs[0];
 	char path[64], *text;
 	size_t len = 0;
-	uint64_t h;
 
-	for (int i = 0; i < PROC_SLOTS; i++) {
+	for (int i = 0; i < SLOTS; i++) {
 		if (procs[i].pid == pid)
 			p = &procs[i];
 		if (procs[i].used < lru->used)
@@ -253,31 +304,13 @@ static struct proc *proc_get(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	text = slurp(path, &len);
 	if (!text)
-		return p;	/* gone: what was known of it, if anything */
-	h = fnv1a(text, len);
-	if (p && p->maps_hash == h) {
-		free(text);
 		return p;
-	}
 	if (!p)
 		p = lru;
-	proc_drop(p);
+	free(p->maps);
 	p->pid = pid;
-	p->maps_hash = h;
-	p->dwfl = dwfl_begin(&dwfl_cbs);
-	if (p->dwfl) {
-		FILE *f = fmemopen(text, len, "r");
-
-		cur_proc = p;
-		dwfl_report_begin(p->dwfl);
-		if (f) {
-			dwfl_linux_proc_maps_report(p->dwfl, f);
-			fclose(f);
-		}
-		dwfl_report_end(p->dwfl, NULL, NULL);
-	}
-	p->nm = parse_maps(text, &p->m);
-	free(text);
+	p->maps = text;
+	p->len = len;
 	return p;
 }
 
@@ -303,17 +336,17 @@ static int frame_cb(Dwfl_Frame *state, void *arg)
 }
 
 /* CFI unwinding over the copied stack: frames found; *complete when it reached the end */
-static int unwind_dwarf(struct proc *p, const struct rw_ustack *u, struct dframes *d,
+static int unwind_dwarf(struct dwfl_ent *p, const struct rw_ustack *u, struct dframes *d,
 			bool *complete)
 {
 	int rc;
 
 	d->n = 0;
 	*complete = false;
-	if (!p || !p->dwfl || !u->stack_len || !u->regs[16] || p->attach_failed)
+	if (!p || !u->stack_len || !u->regs[16] || p->attach_failed)
 		return 0;
 	if (!p->attached) {
-		if (!dwfl_attach_state(p->dwfl, NULL, p->pid, &thread_cbs, p)) {
+		if (!dwfl_attach_state(p->dwfl, NULL, u->tgid, &thread_cbs, p)) {
 			p->attach_failed = true;
 			return 0;
 		}
@@ -328,11 +361,11 @@ static int unwind_dwarf(struct proc *p, const struct rw_ustack *u, struct dframe
 
 /* ---- symbols ---- */
 
-static void symbolize(struct proc *p, bool exited, uint64_t addr, bool ret_addr,
+static void symbolize(struct dwfl_ent *p, bool exited, uint64_t addr, bool ret_addr,
 		      struct ustack_frame *fr)
 {
 	uint64_t look = ret_addr ? addr - 1 : addr, off;
-	const struct mapping *m = p ? find_mapping(p, addr) : NULL;
+	const struct mapping *m = find_mapping(addr);
 	const char *name;
 
 	memset(fr, 0, sizeof(*fr));
@@ -346,7 +379,7 @@ static void symbolize(struct proc *p, bool exited, uint64_t addr, bool ret_addr,
 		fr->offset = addr - m->start;
 		snprintf(fr->file, sizeof(fr->file), "%s", m->path[0] ? m->path : "[anon]");
 		if (!m->path[0] && m->exec) {
-			name = perfmap_lookup(perfmap_get(p->pid), look, &off);
+			name = perfmap_lookup(perfmap_get(cur_pid), look, &off);
 			if (name)
 				snprintf(fr->sym, sizeof(fr->sym), "%s+0x%" PRIx64, name,
 					 off + (addr - look));
@@ -355,12 +388,11 @@ static void symbolize(struct proc *p, bool exited, uint64_t addr, bool ret_addr,
 	}
 	fr->offset = addr - m->start + m->pgoff;
 	snprintf(fr->file, sizeof(fr->file), "%s", m->path);
-	if (p->dwfl) {
+	if (p) {
 		Dwfl_Module *mod = dwfl_addrmodule(p->dwfl, look);
 		GElf_Sym sym;
 		GElf_Off soff = 0;
 
-		cur_proc = p;
 		name = mod ? dwfl_module_addrinfo(mod, look, &soff, &sym, NULL, NULL, NULL) : NULL;
 		/* only a symbol whose extent holds the address: never a neighbour's name */
 		if (name && sym.st_size && soff < sym.st_size)
@@ -380,9 +412,10 @@ void ustack_record(const struct rw_ustack *u)
 {
 	struct ustack *s = &pending[npending_next++ % PENDING];
 	int nfp = u->ips_len > 0 ? u->ips_len / 8 : 0;
+	struct dwfl_ent *p = NULL;
 	struct dframes d;
-	bool complete, exited;
-	struct proc *p;
+	bool complete;
+	struct proc *pr;
 	int n = 0, from_fp = -1;
 
 	/* a tracer does not fetch debug information from the network on each event */
@@ -392,11 +425,15 @@ void ustack_record(const struct rw_ustack *u)
 	s->skaddr = u->skaddr;
 	s->tid = u->tid;
 	s->tgid = u->tgid;
-	p = proc_get(u->tgid);
-	if (p)
-		p->used = ++use_clock;
-	exited = !p;
-	s->exited = exited;
+	pr = proc_get(u->tgid);
+	cur_pid = u->tgid;
+	cur_nm = 0;
+	if (pr) {
+		pr->used = ++use_clock;
+		cur_nm = parse_maps(pr->maps, &cur_m);
+		p = dwfl_get(pr->maps, pr->len);
+	}
+	s->exited = !pr;
 
 	unwind_dwarf(p, u, &d, &complete);
 	if (d.n > 1) {
@@ -426,16 +463,18 @@ void ustack_record(const struct rw_ustack *u)
 			s->truncated = true;
 	}
 	for (int i = 0; i < n && i < USTACK_MAX_FRAMES; i++)
-		symbolize(p, exited, d.pc[i], i > 0 && !d.activation[i], &s->f[s->n++]);
+		symbolize(p, s->exited, d.pc[i], i > 0 && !d.activation[i], &s->f[s->n++]);
 	if (from_fp >= 0) {
 		for (int j = from_fp; j < nfp && s->n < USTACK_MAX_FRAMES; j++)
-			symbolize(p, exited, u->ips[j], j > 0, &s->f[s->n++]);
+			symbolize(p, s->exited, u->ips[j], j > 0, &s->f[s->n++]);
 		if (nfp == RW_USTACK_DEPTH)
 			s->truncated = true;
 	}
 	if (s->n == USTACK_MAX_FRAMES)
 		s->truncated = true;
-	cur_proc = NULL;
+	free(cur_m);
+	cur_m = NULL;
+	cur_nm = 0;
 }
 
 const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid)
@@ -455,8 +494,13 @@ const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid)
 
 void ustack_free_all(void)
 {
-	for (int i = 0; i < PROC_SLOTS; i++)
-		proc_drop(&procs[i]);
+	for (int i = 0; i < SLOTS; i++) {
+		if (dwfls[i].dwfl)
+			dwfl_end(dwfls[i].dwfl);
+		free(procs[i].maps);
+	}
+	memset(dwfls, 0, sizeof(dwfls));
+	memset(procs, 0, sizeof(procs));
 	perfmap_free_all();
 }
 
