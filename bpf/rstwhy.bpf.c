@@ -633,6 +633,7 @@ static __noinline int capture_ustack(void *ctx, const struct sock *sk)
 	struct pt_regs *regs;
 	struct rw_ustack *u;
 	__u64 id, base;
+	__u32 first;
 
 	if (!task->mm)
 		return 0;
@@ -676,17 +677,24 @@ static __noinline int capture_ustack(void *ctx, const struct sock *sk)
 	u->regs[14] = regs->r14;
 	u->regs[15] = regs->r15;
 	u->regs[16] = regs->ip;
-	/* whole pages from the one holding the stack pointer: a read fails or succeeds whole */
-	base = regs->sp & ~4095ULL;
+	/*
+	 * The rest of the stack pointer's page, then the next page: each read is within one
+	 * page, so that the end of the stack's mapping costs only the part beyond it. Every
+	 * byte copied is paid on each event: call frame information is needed for the frames
+	 * near the top (the C library's), frame pointers do the rest.
+	 */
+	base = regs->sp;
 	u->stack_start = base;
-	for (int i = 0; i < RW_USTACK_PAGES; i++) {
-		if (bpf_probe_read_user(u->stack + i * 4096, 4096, (void *)(base + i * 4096)))
-			break;
-		u->stack_len += 4096;
+	first = 4096 - (base & 4095);
+	if (!bpf_probe_read_user(u->stack, first, (void *)base)) {
+		u->stack_len = first;
+		if (!bpf_probe_read_user(u->stack + first, 4096, (void *)(base + first)))
+			u->stack_len += 4096;
 	}
 #else
 	(void)regs;
 	(void)base;
+	(void)first;
 #endif
 	/* symbolized while the process lives: wake the reader now */
 	bpf_ringbuf_submit(u, BPF_RB_FORCE_WAKEUP);

@@ -186,11 +186,11 @@ struct rw_pkt {
 /*
  * -u: the user-space side of an active reset, sent just before its rw_event (same skaddr and
  * thread). Frame-pointer return addresses as the kernel walks them, plus the registers and a
- * few pages of the user stack from the stack pointer up, for unwinding with the ELF files'
+ * few kilobytes of the user stack from the stack pointer up, for unwinding with the ELF files'
  * call frame information in user space (code built without frame pointers).
  */
 #define RW_USTACK_DEPTH	64
-#define RW_USTACK_PAGES	4
+#define RW_USTACK_BYTES	8192	/* from the stack pointer: the rest of its page and the next one */
 #define RW_USTACK_REGS	17	/* x86-64 DWARF numbering: rax rdx rcx rbx rsi rdi rbp rsp r8-r15 rip */
 
 struct rw_ustack {
@@ -200,11 +200,11 @@ struct rw_ustack {
 	__s32 ips_len;		/* bytes in ips[] or negative error */
 	__u64 skaddr;
 	__u64 regs[RW_USTACK_REGS];	/* all zero: not available */
-	__u64 stack_start;	/* user address of stack[0] (page aligned) */
+	__u64 stack_start;	/* user address of stack[0]: the stack pointer */
 	__u32 stack_len;	/* bytes of stack[] copied */
 	__u32 pad;
 	__u64 ips[RW_USTACK_DEPTH];
-	__u8 stack[RW_USTACK_PAGES * 4096];
+	__u8 stack[RW_USTACK_BYTES];
 };
 
 #endif /* RSTWHY_H */

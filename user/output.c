@@ -290,7 +290,7 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 		}
 	}
 	if (r->ustack)
-		ustack_table(f, r->ustack);
+		ustack_table(f, r->ustack, r->actor.comm);
 }
 
 void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r)

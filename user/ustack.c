@@ -425,6 +425,7 @@ void ustack_record(const struct rw_ustack *u)
 	s->skaddr = u->skaddr;
 	s->tid = u->tid;
 	s->tgid = u->tgid;
+	s->fp_from = -1;
 	pr = proc_get(u->tgid);
 	cur_pid = u->tgid;
 	cur_nm = 0;
@@ -465,6 +466,7 @@ void ustack_record(const struct rw_ustack *u)
 	for (int i = 0; i < n && i < USTACK_MAX_FRAMES; i++)
 		symbolize(p, s->exited, d.pc[i], i > 0 && !d.activation[i], &s->f[s->n++]);
 	if (from_fp >= 0) {
+		s->fp_from = s->n;
 		for (int j = from_fp; j < nfp && s->n < USTACK_MAX_FRAMES; j++)
 			symbolize(p, s->exited, u->ips[j], j > 0, &s->f[s->n++]);
 		if (nfp == RW_USTACK_DEPTH)
@@ -524,18 +526,23 @@ void ustack_json(FILE *f, const struct ustack *s)
 		else
 			fputs(",\"offset\":null}", f);
 	}
-	fprintf(f, "],\"user_stack_tid\":%u,\"user_stack_unwind\":\"%s\","
+	fputc(']', f);
+	if (s->fp_from >= 0)
+		fprintf(f, ",\"user_stack_fp_from\":%d", s->fp_from);
+	fprintf(f, ",\"user_stack_tid\":%u,\"user_stack_unwind\":\"%s\","
 		"\"user_stack_truncated\":%s,\"user_stack_exited\":%s", s->tid, s->unwind,
 		s->truncated ? "true" : "false", s->exited ? "true" : "false");
 }
 
-void ustack_table(FILE *f, const struct ustack *s)
+void ustack_table(FILE *f, const struct ustack *s, const char *comm)
 {
-	fprintf(f, "\tuser stack of %u/%u (%s%s):\n", s->tgid, s->tid, s->unwind,
+	fprintf(f, "\tuser stack of %u/%u %.16s (%s%s):\n", s->tgid, s->tid, comm, s->unwind,
 		s->exited ? ", process exited before it could be read" : "");
 	for (int i = 0; i < s->n; i++) {
 		const struct ustack_frame *fr = &s->f[i];
 
+		if (i && i == s->fp_from)
+			fputs("\t  -- frame pointers from here --\n", f);
 		fprintf(f, "\t  %-40s %s", fr->sym[0] ? fr->sym : "[unknown]", fr->file);
 		if (fr->has_offset)
 			fprintf(f, "+0x%" PRIx64, fr->offset);

@@ -31,6 +31,7 @@ struct ustack {
 	bool truncated;		/* deeper than what was captured */
 	bool exited;		/* the process was gone: addresses only */
 	const char *unwind;	/* "dwarf", "fp", "dwarf+fp" */
+	int fp_from;		/* the first frame from the frame-pointer walk, -1: none */
 	struct ustack_frame f[USTACK_MAX_FRAMES];
 };
 
@@ -42,7 +43,7 @@ void ustack_free_all(void);
 
 /* ,"user_stack":[...] for a JSON object */
 void ustack_json(FILE *f, const struct ustack *s);
-/* one indented line per frame */
-void ustack_table(FILE *f, const struct ustack *s);
+/* one indented line per frame; comm: the thread's name */
+void ustack_table(FILE *f, const struct ustack *s, const char *comm);
 
 #endif

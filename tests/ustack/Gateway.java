@@ -5,7 +5,7 @@
  * thread. The method is JIT-compiled before the first connection (a warm-up loop; run with
  * -Xbatch so that the compilation is done when the loop ends) so that the perf map names it.
  *
- *   java Gateway PORT SLOTS
+ *   java Gateway PORT SLOTS [ADDRESS]    (default address: loopback)
  */
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,15 +46,19 @@ public class Gateway {
 
 	public static void main(String[] args) throws Exception {
 		int port = Integer.parseInt(args[0]);
-		Semaphore slots = new Semaphore(Integer.parseInt(args[1]));
+		int nslots = Integer.parseInt(args[1]);
+		Semaphore slots = new Semaphore(nslots);
 		AtomicInteger n = new AtomicInteger();
-		ExecutorService pool = Executors.newFixedThreadPool(4,
+		/* a fixed pool: the slots' threads and a few to turn the others away */
+		ExecutorService pool = Executors.newFixedThreadPool(nslots + 4,
 				r -> new Thread(r, "gw-pool-" + n.incrementAndGet()));
 
 		for (int i = 0; i < 20000; i++)
 			rejectDeviceOverCapacity(null);
 		ServerSocket ss = new ServerSocket();
-		ss.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);
+		InetAddress addr = args.length > 2 ? InetAddress.getByName(args[2]) :
+				InetAddress.getLoopbackAddress();
+		ss.bind(new InetSocketAddress(addr, port), 50);
 		System.out.println("listening " + ProcessHandle.current().pid());
 		for (;;) {
 			Socket s = ss.accept();

@@ -7,7 +7,8 @@
  *   closer PORT MODE    MODE: plain (then wait for SIGTERM), exit (then exit at once),
  *                       lib (the close happens in a hidden function of liblibcloser.so),
  *                       deep N (N nested calls before the close), deleted (the binary
- *                       removes itself first)
+ *                       removes itself first), many N (N connections, one after the other:
+ *                       for measurements)
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -54,6 +55,17 @@ int main(int argc, char **argv)
 	setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(ls, (void *)&a, sizeof(a)) || listen(ls, 8))
 		return perror("listen"), 1;
+	for (int i = 1; !strcmp(mode, "many") && i < atoi(argv[3]); i++) {
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(c, (void *)&a, sizeof(a)))
+			return perror("connect"), 1;
+		s = accept(ls, NULL, NULL);
+		if (s < 0 || write(c, "unread", 6) != 6)
+			return 1;
+		usleep(20000);
+		reject_unread_connection(s);
+		close(c);
+	}
 	c = socket(AF_INET, SOCK_STREAM, 0);
 	if (connect(c, (void *)&a, sizeof(a)))
 		return perror("connect"), 1;
