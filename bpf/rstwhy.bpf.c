@@ -653,6 +653,7 @@ static __noinline int capture_ustack(void *ctx, const struct sock *sk)
 	u->tid = (__u32)id;
 	u->tgid = id >> 32;
 	u->skaddr = (__u64)sk;
+	u->ts_ns = bpf_ktime_get_ns();
 	u->pad = 0;
 	u->ips_len = bpf_get_stack(ctx, u->ips, sizeof(u->ips), BPF_F_USER_STACK);
 	__builtin_memset(u->regs, 0, sizeof(u->regs));

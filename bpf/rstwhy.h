@@ -199,6 +199,7 @@ struct rw_ustack {
 	__u32 tgid;
 	__s32 ips_len;		/* bytes in ips[] or negative error */
 	__u64 skaddr;
+	__u64 ts_ns;		/* bpf_ktime_get_ns(), before its event's */
 	__u64 regs[RW_USTACK_REGS];	/* all zero: not available */
 	__u64 stack_start;	/* user address of stack[0]: the stack pointer */
 	__u32 stack_len;	/* bytes of stack[] copied */

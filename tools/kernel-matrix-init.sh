@@ -15,7 +15,8 @@
 #   @@VL line               rstwhy -v, once per mode when rstwhy failed to start
 #   @@PR line               rstwhy --probe      @@DM  the guest's dmesg, at the end
 #
-# /etc/km.conf sets KM_MODES, KM_CASES, KM_FAMILIES, KM_TIMEOUT (seconds per rstgen run).
+# /etc/km.conf sets KM_MODES, KM_CASES, KM_FAMILIES, KM_TIMEOUT (seconds per rstgen run),
+# KM_RSTWHY_ARGS (more rstwhy options for every case).
 # The guest is its own machine: here, and only here, global sysctls may be changed
 # (net.ipv4.tcp_max_orphans for orphan-memory, restored afterwards).
 
@@ -36,6 +37,7 @@ mkdir -p /run/netns
 
 KM_MODES=auto
 KM_CASES=
+KM_RSTWHY_ARGS=
 KM_FAMILIES="4 6"
 KM_TIMEOUT=120
 # shellcheck disable=SC1091
@@ -196,10 +198,10 @@ stop_rstwhy() {
 case_def() {
 	SIDE=server
 	SCEN=$1
-	XARGS=
+	XARGS=$KM_RSTWHY_ARGS
 	case $1 in
 	disconnect) SIDE=client ;;
-	received) SIDE=client SCEN=no-listener XARGS=-r ;;
+	received) SIDE=client SCEN=no-listener XARGS="$XARGS -r" ;;
 	esac
 }
 

@@ -20,6 +20,7 @@
 #                     (default "auto"; a mode rstwhy rejects with status 2 is skipped)
 #   KM_CASES          cases: first words of causes.bats test names    (default: all)
 #   KM_FAMILIES       address families                                 (default "4 6")
+#   KM_RSTWHY_ARGS    more rstwhy options for every case, e.g. "-u"             (default none)
 #   KM_JOBS           guests running at once                   (default: number of CPUs)
 #   KM_CACHE          downloaded .debs, extracted kernels (default /var/cache/rstwhy-kernels)
 #   KM_OUT            initramfs, console logs, per-case records  (default .output/kernels)
@@ -35,6 +36,7 @@ KM_KERNELS=${KM_KERNELS:-"6.1 6.12"}
 RSTWHY_ATTACH=${RSTWHY_ATTACH:-auto fentry kprobe}
 KM_CASES=${KM_CASES:-}
 KM_FAMILIES=${KM_FAMILIES:-"4 6"}
+KM_RSTWHY_ARGS=${KM_RSTWHY_ARGS:-}
 KM_JOBS=${KM_JOBS:-$(nproc 2>/dev/null || echo 1)}
 KM_CACHE=${KM_CACHE:-/var/cache/rstwhy-kernels}
 KM_OUT=${KM_OUT:-$ROOT/.output/kernels}
@@ -229,6 +231,7 @@ build_initramfs() {
 		printf 'KM_MODES="%s"\n' "$modes"
 		printf 'KM_CASES="%s"\n' "$KM_CASES"
 		printf 'KM_FAMILIES="%s"\n' "$KM_FAMILIES"
+		printf 'KM_RSTWHY_ARGS="%s"\n' "$KM_RSTWHY_ARGS"
 		printf 'KM_TIMEOUT=%s\n' 120
 	} >"$st/etc/km.conf"
 	(cd "$st" && find . | LC_ALL=C sort | "$st/bin/busybox" cpio -o -H newc -R 0:0 2>/dev/null) >"$out"

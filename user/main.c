@@ -601,8 +601,12 @@ static void emit(const struct rw_event *e)
 
 	report_build(&r, e, &run.ki, run.ks, run.mono_to_real);
 	/* a user stack means something only where the task on the CPU decided the reset */
-	if (env.ustack && e->type == RW_EV_SENT && r.v.actor_valid)
-		r.ustack = ustack_take(e->skaddr, e->actor.pid);
+	if (env.ustack && e->type == RW_EV_SENT && !(e->flags & RW_F_SKB)) {
+		const struct ustack *s = ustack_take(e->skaddr, e->actor.pid, e->ts_ns);
+
+		if (r.v.actor_valid)
+			r.ustack = s;
+	}
 	show(&r);
 }
 

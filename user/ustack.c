@@ -423,6 +423,7 @@ void ustack_record(const struct rw_ustack *u)
 		unsetenv("DEBUGINFOD_URLS");
 	memset(s, 0, offsetof(struct ustack, f));
 	s->skaddr = u->skaddr;
+	s->ts_ns = u->ts_ns;
 	s->tid = u->tid;
 	s->tgid = u->tgid;
 	s->fp_from = -1;
@@ -479,13 +480,17 @@ void ustack_record(const struct rw_ustack *u)
 	cur_nm = 0;
 }
 
-const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid)
+/* a record and its event are a few microseconds apart; more is preemption, at most this */
+#define MATCH_NS 1000000000ull
+
+const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid, uint64_t ts_ns)
 {
-	/* the newest record first: the same socket may reset twice (listener, then child) */
+	/* the newest record first */
 	for (unsigned int k = 1; k <= PENDING; k++) {
 		struct ustack *s = &pending[(npending_next - k) % PENDING];
 
-		if (s->unwind && s->skaddr == skaddr && s->tid == tid) {
+		if (s->unwind && s->skaddr == skaddr && s->tid == tid && s->ts_ns <= ts_ns &&
+		    ts_ns - s->ts_ns < MATCH_NS) {
 			taken = *s;
 			s->unwind = NULL;
 			return &taken;

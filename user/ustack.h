@@ -26,6 +26,7 @@ struct ustack_frame {
 
 struct ustack {
 	uint64_t skaddr;
+	uint64_t ts_ns;
 	uint32_t tid, tgid;
 	int n;
 	bool truncated;		/* deeper than what was captured */
@@ -37,8 +38,12 @@ struct ustack {
 
 /* a record from the kernel: unwound and symbolized now, kept for its event */
 void ustack_record(const struct rw_ustack *u);
-/* the stack recorded for this event's socket and thread, NULL if none (valid until next call) */
-const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid);
+/*
+ * The stack recorded for this active reset (socket, thread, and taken just before it), NULL
+ * if none; valid until the next call. Call it for every active reset, shown or not: a record
+ * left behind must not be taken for a later reset of a socket at the same address.
+ */
+const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid, uint64_t ts_ns);
 void ustack_free_all(void);
 
 /* ,"user_stack":[...] for a JSON object */
