@@ -19,6 +19,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,8 @@
 
 struct mapping {
 	uint64_t start, end, pgoff;
+	uint64_t inode;
+	unsigned int dev_major, dev_minor;
 	bool exec;
 	char path[200];		/* as in /proc/PID/maps, "" for anonymous memory */
 };
@@ -45,6 +49,7 @@ struct dwfl_ent {
 	Dwfl *dwfl;
 	bool attached;		/* dwfl_attach_state done */
 	bool attach_failed;
+	bool incomplete;	/* a file could not be opened: used once, not kept */
 	unsigned long used;
 	const struct rw_ustack *cur;	/* the record being unwound */
 };
@@ -131,8 +136,9 @@ static int parse_maps(const char *text, struct mapping **out)
 		char perms[8];
 		int pos = 0;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*u %n", &x.start,
-			   &x.end, perms, &x.pgoff, &pos) == 4) {
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n",
+			   &x.start, &x.end, perms, &x.pgoff, &x.dev_major, &x.dev_minor, &x.inode,
+			   &pos) == 7) {
 			size_t plen = nl ? (size_t)(nl - line) : strlen(line);
 
 			x.exec = perms[2] == 'x';
@@ -167,7 +173,26 @@ static const struct mapping *find_mapping(uint64_t addr)
 
 /* ---- libdwfl ---- */
 
-/* the mapped file itself: /proc/PID/map_files/START-END of its first mapping */
+/* name in our own mount namespace, if it is the very file mapped (device and inode) */
+static int open_same_file(const char *name, const struct mapping *m)
+{
+	int fd = open(name, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || st.st_ino != m->inode || major(st.st_dev) != m->dev_major ||
+	    minor(st.st_dev) != m->dev_minor) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The mapped file itself: /proc/PID/map_files/START-END of its first mapping, else the name
+ * in the process's root, else (the process is gone) the name in ours if it is the same file.
+ */
 static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr base,
 		    char **file_name, Elf **elfp)
 {
@@ -186,11 +211,13 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			snprintf(path, sizeof(path), "/proc/%d/root", (int)cur_pid);
-			if (strlen(path) + strlen(name) >= sizeof(path))
-				return -1;
-			strcat(path, name);
-			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (strlen(path) + strlen(name) < sizeof(path)) {
+				strcat(path, name);
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+			}
 		}
+		if (fd < 0)
+			fd = open_same_file(name, &cur_m[i]);
 		if (fd >= 0)
 			*file_name = strdup(name);
 		return fd;
@@ -256,6 +283,17 @@ static const Dwfl_Thread_Callbacks thread_cbs = {
 	.set_initial_registers = cb_set_initial_registers,
 };
 
+/* open every module's file now, while the process (most likely) still runs */
+static int load_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_Addr start,
+		    void *arg)
+{
+	Dwarf_Addr bias;
+
+	if (name[0] == '/' && !dwfl_module_getelf(mod, &bias))
+		*(bool *)arg = true;
+	return DWARF_CB_OK;
+}
+
 static struct dwfl_ent *dwfl_get(const char *maps, size_t len)
 {
 	uint64_t key = layout_key(maps);
@@ -285,6 +323,8 @@ static struct dwfl_ent *dwfl_get(const char *maps, size_t len)
 		fclose(f);
 	}
 	dwfl_report_end(d->dwfl, NULL, NULL);
+	d->incomplete = false;
+	dwfl_getmodules(d->dwfl, load_elf, &d->incomplete, 0);
 	return d;
 }
 
@@ -475,6 +515,9 @@ void ustack_record(const struct rw_ustack *u)
 	}
 	if (s->n == USTACK_MAX_FRAMES)
 		s->truncated = true;
+	/* a process gone halfway: the next one of this layout gets its own try */
+	if (p && p->incomplete)
+		p->key = 0;
 	free(cur_m);
 	cur_m = NULL;
 	cur_nm = 0;
