@@ -38,7 +38,7 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all run test deps deps-test clean unit
 
-all: rstwhy $(OUTPUT)/rstgen $(OUTPUT)/rstinject $(OUTPUT)/stormgen
+all: rstwhy $(OUTPUT)/rstgen $(OUTPUT)/rstinject $(OUTPUT)/stormgen $(OUTPUT)/holdconns
 
 $(OUTPUT):
 	$(Q)mkdir -p $@
@@ -67,6 +67,10 @@ $(OUTPUT)/rstgen: tools/rstgen.c | $(OUTPUT)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 $(OUTPUT)/stormgen: tools/stormgen.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUTPUT)/holdconns: tools/holdconns.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 

@@ -51,6 +51,26 @@ const volatile bool v6_nosk_ambiguous = false;
 const volatile bool hook_has_reason = false;	/* tcp_v4_send_reset(sk, skb, reason): 6.10+ */
 const volatile bool want_ustack = false;	/* -u: user stacks of active resets (needs BTF) */
 
+/*
+ * Filters decided here so that what is not shown costs no record, no stack and no user-space
+ * work. They only drop what user space would drop too (it re-checks what it can); whatever
+ * needs the classifier (most --cause values) stays in user space.
+ */
+const volatile bool kfilter = false;		/* any filter below: count per namespace first */
+const volatile __u16 filter_family = 0;		/* -4 / -6: AF_INET or AF_INET6, 0: both */
+const volatile __u32 filter_nports = 0;		/* -P */
+const volatile __u16 filter_ports[RW_MAX_PORTS] = {};
+const volatile __u32 filter_tgid = 0;		/* -p: owner or actor */
+const volatile bool filter_comm_on = false;	/* --comm: owner (or actor) process name */
+const volatile char filter_comm[RW_COMM_LEN] = {};
+const volatile bool filter_cgroup = false;	/* -c: owner in the cgroup_filter subtree */
+/* --cause: no wanted cause can come from this path */
+const volatile bool drop_stack_sent = false;	/* the TCP stack's resets (send-reset hook) */
+const volatile bool drop_recv = false;		/* received resets */
+const volatile __u32 drop_egress_kinds = 0;	/* 1 << enum rw_egress_kind */
+
+#define owner_filter (filter_tgid || filter_comm_on || filter_cgroup)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
@@ -69,7 +89,8 @@ struct sk_info {
 	__u8 has_owner;
 	__u8 prev_state;	/* state left by the last move to CLOSE, 0 if none */
 	__u8 client;		/* connect()ed: its local port is an ephemeral one */
-	__u8 pad[5];
+	__u8 in_cgroup;		/* -c: owner_in_cgroup() when the owner was recorded */
+	__u8 pad[4];
 };
 
 /* owner and last state per socket, keyed by the socket's address */
@@ -139,6 +160,25 @@ struct {
 	__type(value, __u8);
 } stack_rsts SEC(".maps");
 
+/* -c: slot 0 holds the cgroup v2 directory whose subtree is wanted */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
+
+/*
+ * With filters on, RSTs the send-reset hook saw per namespace before filtering: the closing
+ * check against each namespace's TcpOutRsts compares like with like.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} ns_seen SEC(".maps");
+
 /* the record being built when it does not go to the ring buffer */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -164,6 +204,47 @@ static __always_inline void fill_task(struct rw_task *t)
 	bpf_get_current_comm(t->comm, sizeof(t->comm));
 }
 
+/*
+ * -c: whether the current task (recording itself as a socket's owner, in process context)
+ * is in the wanted cgroup subtree; the answer is kept with the owner for events in softirq.
+ */
+static __always_inline __u8 owner_in_cgroup(void)
+{
+	return filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) == 1;
+}
+
+static __always_inline void count_ns_seen(__u32 netns)
+{
+	__u64 one = 1, *v = bpf_map_lookup_elem(&ns_seen, &netns);
+
+	if (v)
+		*v += 1;
+	else if (bpf_map_update_elem(&ns_seen, &netns, &one, BPF_NOEXIST))
+		count(RW_CNT_NS_FULL);
+}
+
+static __always_inline bool port_wanted(__u16 a, __u16 b)
+{
+	for (int i = 0; i < RW_MAX_PORTS; i++) {
+		if (i >= filter_nports)
+			break;
+		if (filter_ports[i] == a || filter_ports[i] == b)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool comm_is(const char *c)
+{
+	for (int i = 0; i < RW_COMM_LEN; i++) {
+		if (c[i] != filter_comm[i])
+			return false;
+		if (!c[i])
+			break;
+	}
+	return true;
+}
+
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
@@ -180,21 +261,27 @@ static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
 	return proto == IPPROTO_TCP;
 }
 
+static __always_inline void sk_ports(const struct sock *sk, __u8 state, __u16 *lport,
+				     __u16 *rport)
+{
+	/*
+	 * A full socket moving to CLOSE gives its port back (inet_put_port zeroes skc_num) before
+	 * the state tracepoint and before the active reset: inet_sport stays.
+	 */
+	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
+		*lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	else
+		*lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	*rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
 /* local/remote tuple of any socket (full, timewait or request: all start with sock_common) */
 static __always_inline void sk_tuple(const struct sock *sk, struct tuple_key *k)
 {
 	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
 
 	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	/*
-	 * A full socket moving to CLOSE gives its port back (inet_put_port zeroes skc_num) before
-	 * the state tracepoint and before the active reset: inet_sport stays.
-	 */
-	if (state == TCP_TIME_WAIT || state == TCP_NEW_SYN_RECV)
-		k->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	else
-		k->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	k->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	sk_ports(sk, state, &k->lport, &k->rport);
 	if (k->family == AF_INET) {
 		bpf_core_read(k->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
 		bpf_core_read(k->raddr, 4, &sk->__sk_common.skc_daddr);
@@ -216,12 +303,14 @@ static __always_inline void record_owner(const struct sock *sk, bool overwrite)
 			return;
 		fill_task(&cur->owner);
 		cur->cgroup_id = bpf_get_current_cgroup_id();
+		cur->in_cgroup = owner_in_cgroup();
 		cur->has_owner = 1;
 		count(RW_CNT_OWNER_SET);
 		return;
 	}
 	fill_task(&info.owner);
 	info.cgroup_id = bpf_get_current_cgroup_id();
+	info.in_cgroup = owner_in_cgroup();
 	info.has_owner = 1;
 	bpf_map_update_elem(&sockets, &key, &info, BPF_ANY);
 	count(RW_CNT_OWNER_SET);
@@ -237,6 +326,7 @@ static __always_inline void record_listener(const struct sock *sk)
 	k.port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	fill_task(&o.owner);
 	o.cgroup_id = bpf_get_current_cgroup_id();
+	o.in_cgroup = owner_in_cgroup();
 	o.src = RW_OWN_LISTENER;
 	bpf_map_update_elem(&listeners, &k, &o, BPF_ANY);
 }
@@ -291,6 +381,7 @@ static __always_inline int on_set_state(const struct sock *sk, int oldstate, int
 			o.cgroup_id = cur->cgroup_id;
 			o.src = RW_OWN_TIMEWAIT;
 			o.client = cur->client;
+			o.in_cgroup = cur->in_cgroup;
 			bpf_map_update_elem(&tuple_owners, &k, &o, BPF_ANY);
 		}
 		break;
@@ -440,12 +531,14 @@ static __always_inline void read_skb(struct rw_event *e, const struct sk_buff *s
 }
 
 static __always_inline void copy_owner(struct rw_event *e, const struct rw_task *t, __u64 cg,
-				       __u8 src)
+				       __u8 src, __u8 in_cgroup)
 {
 	e->owner = *t;
 	e->cgroup_id = cg;
 	e->owner_src = src;
 	e->flags |= RW_F_OWNER;
+	if (in_cgroup)
+		e->flags |= RW_F_IN_CGROUP;
 }
 
 static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
@@ -471,7 +564,7 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 		k.netns = e->netns;
 		o = bpf_map_lookup_elem(&tuple_owners, &k);
 		if (o) {
-			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_TIMEWAIT);
+			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_TIMEWAIT, o->in_cgroup);
 			if (o->client)
 				e->flags |= RW_F_CLIENT;
 		}
@@ -510,7 +603,8 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 				e->flags |= RW_F_PREV_STATE;
 			}
 			if (info->has_owner)
-				copy_owner(e, &info->owner, info->cgroup_id, RW_OWN_SOCKET);
+				copy_owner(e, &info->owner, info->cgroup_id, RW_OWN_SOCKET,
+					   info->in_cgroup);
 			if (info->client)
 				e->flags |= RW_F_CLIENT;
 		}
@@ -519,7 +613,8 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 			k.netns = e->netns;
 			o = bpf_map_lookup_elem(&tuple_owners, &k);
 			if (o)
-				copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_PROCFS);
+				copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_PROCFS,
+					   o->in_cgroup);
 		}
 	}
 	/* listener (or a request socket's listener) queue */
@@ -533,7 +628,7 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 		lk.port = e->sport;
 		o = bpf_map_lookup_elem(&listeners, &lk);
 		if (o)
-			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_LISTENER);
+			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_LISTENER, o->in_cgroup);
 	}
 }
 
@@ -560,18 +655,79 @@ static __always_inline void note_stack_rst(const struct rw_event *e)
 	bpf_map_update_elem(&stack_rsts, &k, &one, BPF_ANY);
 }
 
+/* the record is built in place, or in scratch when it may still be filtered out */
 static __always_inline struct rw_event *new_event(void)
 {
 	struct rw_event *e;
 	__u32 zero = 0;
 
-	if (aggregate)
+	if (aggregate || owner_filter)
 		return bpf_map_lookup_elem(&scratch, &zero);
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		count(RW_CNT_RB_FAIL);
 	return e;
 }
+
+static __always_inline void submit_event(struct rw_event *e)
+{
+	if (!owner_filter)
+		bpf_ringbuf_submit(e, rb_flags());
+	else if (bpf_ringbuf_output(&events, e, sizeof(*e), rb_flags()))
+		count(RW_CNT_RB_FAIL);
+}
+
+/* -4/-6 and -P with the fewest reads: the segment's header, or else the socket's ports */
+static __always_inline bool addr_wanted(const struct sock *sk, const struct sk_buff *skb)
+{
+	__u16 fam, a, b;
+
+	if (!filter_family && !filter_nports)
+		return true;
+	if (skb) {
+		unsigned char *head = BPF_CORE_READ(skb, head);
+		__u16 ports[2] = {};
+		__u8 ver = 0;
+
+		bpf_probe_read_kernel(&ver, 1, head + BPF_CORE_READ(skb, network_header));
+		fam = (ver >> 4) == 6 ? AF_INET6 : AF_INET;
+		bpf_probe_read_kernel(ports, sizeof(ports),
+				      head + BPF_CORE_READ(skb, transport_header));
+		a = bpf_ntohs(ports[0]);
+		b = bpf_ntohs(ports[1]);
+	} else {
+		fam = BPF_CORE_READ(sk, __sk_common.skc_family);
+		sk_ports(sk, BPF_CORE_READ(sk, __sk_common.skc_state), &a, &b);
+	}
+	if (filter_family && fam != filter_family)
+		return false;
+	return !filter_nports || port_wanted(a, b);
+}
+
+static __always_inline bool task_wanted(const struct rw_task *t, bool in_cgroup)
+{
+	if (filter_tgid && t->tgid != filter_tgid)
+		return false;
+	if (filter_comm_on && !comm_is(t->comm))
+		return false;
+	return !filter_cgroup || in_cgroup;
+}
+
+/* -p, --comm, -c: the owner, or the task that reset the socket (user space re-checks) */
+static __always_inline bool owner_wanted(const struct rw_event *e)
+{
+	bool cur_in_cg = filter_cgroup && bpf_current_task_under_cgroup(&cgroup_filter, 0) == 1;
+
+	if ((e->flags & RW_F_OWNER) && task_wanted(&e->owner, e->flags & RW_F_IN_CGROUP))
+		return true;
+	return task_wanted(&e->actor, cur_in_cg);
+}
+
+/*
+ * A filtered-out IPv6 reset answering a segment still has to be noted, or the egress hook
+ * would take its packet for netfilter's.
+ */
+static __always_inline void note_filtered(const struct sk_buff *skb, __u32 netns);
 
 /* count the event under its evidence: what rw_classify() needs, nothing per connection */
 static __always_inline int add_to_agg(void *ctx, const struct rw_event *e, bool need_stack)
@@ -711,9 +867,18 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 	netns = sk ? sk_netns(sk) : skb ? skb_netns(skb) : 0;
 	if (filter_netns && netns != filter_netns)
 		return 0;
-	count(RW_CNT_SENT);
+	if (kfilter) {
+		count_ns_seen(netns);
+		if (drop_stack_sent || !addr_wanted(sk, skb)) {
+			note_filtered(skb, netns);
+			return 0;
+		}
+	}
+	if (!owner_filter)
+		count(RW_CNT_SENT);
 
-	if (want_ustack && !skb && !aggregate)
+	/* its record comes before the event's (an owner filter builds the event aside first) */
+	if (want_ustack && !skb && !aggregate && !owner_filter)
 		capture_ustack(ctx, sk);
 	e = new_event();
 	if (!e)
@@ -736,6 +901,13 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 	/* before 6.x IPv6 resets leave with no skb->sk even when a socket answered */
 	if (skb && e->family == AF_INET6 && !no_egress_watch)
 		note_stack_rst(e);
+	if (owner_filter) {
+		if (!owner_wanted(e))
+			return 0;
+		count(RW_CNT_SENT);
+		if (want_ustack && !skb && !aggregate)
+			capture_ustack(ctx, sk);
+	}
 	/*
 	 * The stack is needed to tell apart the active resets (close, disconnect, listener close,
 	 * ss -K, timers all say TCP_STATE or nothing) and resets on a listener; passive resets on
@@ -752,8 +924,26 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 	} else {
 		e->stack_len = 0;
 	}
-	bpf_ringbuf_submit(e, rb_flags());
+	submit_event(e);
 	return 0;
+}
+
+static __always_inline void note_filtered(const struct sk_buff *skb, __u32 netns)
+{
+	struct rw_event *e;
+	__u32 zero = 0;
+
+	if (!skb || no_egress_watch || filter_family == AF_INET)
+		return;
+	e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return;
+	e->family = 0;
+	read_skb(e, skb);
+	if (e->family != AF_INET6)
+		return;
+	e->netns = netns;
+	note_stack_rst(e);
 }
 
 SEC("tp_btf/tcp_send_reset")
@@ -915,7 +1105,8 @@ static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
 	netns = sk_netns(sk);
 	if (filter_netns && netns != filter_netns)
 		return 0;
-	count(RW_CNT_RECV);
+	if (kfilter && (drop_recv || !addr_wanted(sk, NULL)))
+		return 0;
 	e = new_event();
 	if (!e)
 		return 0;
@@ -936,6 +1127,9 @@ static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
 		e->dport = p;
 	}
 	fill_task(&e->actor);
+	if (owner_filter && !owner_wanted(e))
+		return 0;
+	count(RW_CNT_RECV);
 	if (aggregate)
 		return add_to_agg(ctx, e, false);
 	if (want_stacks) {
@@ -945,7 +1139,7 @@ static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
 	} else {
 		e->stack_len = 0;
 	}
-	bpf_ringbuf_submit(e, rb_flags());
+	submit_event(e);
 	return 0;
 }
 
@@ -978,6 +1172,30 @@ int rw_recv_reset_tp(struct tp_sk *ctx)
  * are only passed on when their bytes are wanted (pcapng); forwarded RSTs (skb_iif set: they
  * came in through a device) are a router's business, not this host's decision.
  */
+static __always_inline bool egress_wanted(const unsigned char *th, __u16 proto, __u32 kind)
+{
+	struct rw_task t;
+	__u16 ports[2] = {};
+
+	if (drop_egress_kinds & (1u << kind))
+		return false;
+	if (filter_family && filter_family != (proto == ETH_P_IP ? AF_INET : AF_INET6))
+		return false;
+	if (filter_nports) {
+		bpf_probe_read_kernel(ports, sizeof(ports), th);
+		if (!port_wanted(bpf_ntohs(ports[0]), bpf_ntohs(ports[1])))
+			return false;
+	}
+	/* the stack's own packets pair with events filtered already; others have no owner */
+	if (!owner_filter || kind == RW_EG_STACK)
+		return true;
+	if (kind != RW_EG_RAW && kind != RW_EG_PACKET)
+		return false;
+	/* built by a process in its own sendmsg(): it is owner and actor */
+	fill_task(&t);
+	return task_wanted(&t, owner_in_cgroup());
+}
+
 static __always_inline int on_dev_queue(const struct sk_buff *skb)
 {
 	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
@@ -1055,6 +1273,8 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb)
 		return 0;
 	netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	if (filter_netns && netns != filter_netns)
+		return 0;
+	if (kfilter && !egress_wanted(head + nh + off, proto, kind))
 		return 0;
 	count(RW_CNT_EGRESS);
 

@@ -44,6 +44,7 @@ enum rw_ev_flags {
 	RW_F_STACK	= 1 << 10,	/* stack[] holds stack_len bytes */
 	RW_F_REQSK	= 1 << 11,	/* a request socket (SYN_RECV) was given */
 	RW_F_CLIENT	= 1 << 12,	/* the socket was connect()ed: its local port is ephemeral */
+	RW_F_IN_CGROUP	= 1 << 13,	/* -c: the owner was in the cgroup subtree */
 };
 
 /* where the owner came from */
@@ -57,12 +58,13 @@ enum rw_owner_src {
 
 /* per-CPU counters, index of the counters map */
 enum rw_counter {
-	RW_CNT_SENT = 0,	/* send_reset hook ran and the event passed the netns filter */
+	RW_CNT_SENT = 0,	/* send_reset hook ran and the event passed the kernel's filters */
 	RW_CNT_RECV,		/* receive_reset hook ran ... */
 	RW_CNT_RB_FAIL,		/* ring buffer reservations that failed: lost events */
 	RW_CNT_OWNER_SET,	/* owner records written */
 	RW_CNT_EGRESS,		/* RSTs seen leaving (not forwarded) */
 	RW_CNT_USTACK_SKIP,	/* -u: user stacks not taken, the ring buffer over half full */
+	RW_CNT_NS_FULL,		/* RSTs not counted per namespace: the ns_seen map was full */
 	RW_CNT_MAX,
 };
 
@@ -94,8 +96,11 @@ struct rw_owner_rec {
 	struct rw_task owner;
 	__u64 cgroup_id;
 	__u32 src;		/* enum rw_owner_src */
-	__u32 client;		/* the socket was connect()ed */
+	__u16 client;		/* the socket was connect()ed */
+	__u16 in_cgroup;	/* -c: the owner was in the cgroup subtree when recorded */
 };
+
+#define RW_MAX_PORTS 64		/* -P / -p ports filtered in the kernel */
 
 struct rw_event {
 	__u32 type;

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "rstwhy.skel.h"
 #include "loader.h"
+#include "kfilter.h"
 
 const char *attach_mode_name(enum attach_mode m)
 {
@@ -126,6 +127,14 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 	skel->rodata->want_ustack = o->ustack && fl != TPF_CLASSIC;
 	if (o->ustack && fl == TPF_CLASSIC)
 		note(l, "-u: no user stacks with classic tracepoints (needs tp_btf or raw_tp)");
+	if (o->filter)
+		kfilter_set_rodata(skel, o->filter);
+	if (o->existing_socks > 0) {
+		/* room for every socket found at start and as many again for timewait stand-ins */
+		long want = o->existing_socks + bpf_map__max_entries(skel->maps.tuple_owners);
+
+		bpf_map__set_max_entries(skel->maps.tuple_owners, want > 1 << 22 ? 1 << 22 : want);
+	}
 
 	struct hook hooks[] = {
 		{ "tcp:tcp_send_reset", { skel->progs.rw_send_reset, skel->progs.rw_send_reset_raw,
@@ -196,6 +205,11 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 		snprintf(err, errlen, "loading %s%s%s programs failed: %s", flavor_names[fl],
 			 ph[0] ? " and " : "", ph[0] ? attach_mode_name(passive) : "",
 			 strerror(-e));
+		destroy(l);
+		return e;
+	}
+	if (o->filter && (e = kfilter_set_maps(skel, o->filter))) {
+		snprintf(err, errlen, "setting the -c cgroup filter failed: %s", strerror(-e));
 		destroy(l);
 		return e;
 	}

@@ -37,12 +37,15 @@ struct loader_opts {
 	bool ustack;		/* -u: user stacks of active resets */
 	enum attach_mode attach;
 	bool verbose;
+	const struct kfilter *filter;	/* applied in the kernel; NULL: none */
+	long existing_socks;		/* sockets found at start: the 4-tuple map holds them all */
 };
 
 #define LOADER_MAX_LINKS 32
 #define LOADER_MAX_NOTES 24
 
 struct rstwhy_bpf;
+struct kfilter;
 
 struct loader {
 	struct rstwhy_bpf *skel;

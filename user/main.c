@@ -26,6 +26,7 @@
 #include <bpf/bpf.h>
 #include "rstwhy.skel.h"
 #include "classify.h"
+#include "kfilter.h"
 #include "kinfo.h"
 #include "loader.h"
 #include "ksyms.h"
@@ -72,7 +73,11 @@ static struct env {
 	const char *prometheus;
 	long prom_max_series;
 	bool list_causes;
+	const char *comm;	/* --comm */
 } env = { .pid = -1, .wakeup_bytes = -1, .prom_max_series = 1000 };
+
+/* filters applied in the kernel (built from env after parsing; -c opens its directory) */
+static struct kfilter kf = { .cgroup_fd = -1 };
 
 static volatile sig_atomic_t exiting;
 static struct sockaddr_storage prom_addr;
@@ -93,6 +98,8 @@ static const char usage[] =
 "  -P, --port PORT[,PORT...]  only these ports (local or remote)\n"
 "  -4, --ipv4 / -6, --ipv6    only IPv4 / only IPv6\n"
 "      --cause ID[,ID...]     only these causes\n"
+"  -c, --cgroup PATH          only sockets owned by tasks in this cgroup v2 subtree\n"
+"      --comm NAME            only sockets owned by (or reset by) a process named NAME\n"
 "  -r, --received             also show RSTs received (cause peer-reset)\n"
 "  -s, --stack                show the kernel stack of each event\n"
 "  -u, --user-stack           show the user stack of the task that decided an application's\n"
@@ -132,7 +139,7 @@ static const char usage[] =
 "\n";
 
 enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS, OPT_PROBE,
-       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_LIST_CAUSES };
+       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_LIST_CAUSES, OPT_COMM };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -143,6 +150,8 @@ static const struct option long_opts[] = {
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
 	{ "cause", required_argument, NULL, OPT_CAUSE },
+	{ "cgroup", required_argument, NULL, 'c' },
+	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "received", no_argument, NULL, 'r' },
 	{ "stack", no_argument, NULL, 's' },
 	{ "user-stack", no_argument, NULL, 'u' },
@@ -225,7 +234,7 @@ static void parse_args(int argc, char **argv)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jp:P:46rsud:vhq", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jp:P:46rsud:vhqc:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			env.json = true;
@@ -272,6 +281,18 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_CAUSE:
 			parse_list("--cause", optarg, add_cause);
+			break;
+		case 'c':
+			if (kf.cgroup_fd >= 0)
+				die_usage("-c: one cgroup only");
+			if (kfilter_open_cgroup(&kf, optarg, err, sizeof(err)))
+				die_usage("%s", err);
+			break;
+		case OPT_COMM:
+			if (!optarg[0] || strlen(optarg) >= RW_COMM_LEN)
+				die_usage("--comm '%s': a process name has 1 to %d bytes", optarg,
+					  RW_COMM_LEN - 1);
+			env.comm = optarg;
 			break;
 		case OPT_PCAPNG:
 			env.pcapng = optarg;
@@ -343,6 +364,13 @@ static void parse_args(int argc, char **argv)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (env.v4 && env.v6)
 		env.v4 = env.v6 = false;	/* both: no family filter */
+	kf.family = env.v4 ? AF_INET : env.v6 ? AF_INET6 : 0;
+	kf.nports = env.nports;
+	memcpy(kf.ports, env.ports, sizeof(env.ports[0]) * env.nports);
+	kf.tgid = env.pid > 0 ? env.pid : 0;
+	kf.comm = env.comm;
+	kf.causes = env.causes;
+	kf.recv = env.recv;
 	/* a numeric --netns has no path: counters are then found by enumeration */
 	if (env.netns_arg && env.netns_arg[0] != '/')
 		env.netns_arg = NULL;
@@ -415,6 +443,9 @@ static bool wanted(const struct rw_report *r)
 		return false;
 	if (env.pid > 0 && !((r->has_owner && r->owner.tgid == (uint32_t)env.pid) ||
 			     (r->has_actor && r->actor.tgid == (uint32_t)env.pid)))
+		return false;
+	if (env.comm && !((r->has_owner && !strncmp(r->owner.comm, env.comm, RW_COMM_LEN)) ||
+			  (r->has_actor && !strncmp(r->actor.comm, env.comm, RW_COMM_LEN))))
 		return false;
 	return true;
 }
@@ -761,6 +792,14 @@ static double mono_secs(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
+static double cpu_secs(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
 static int64_t mono_to_real_offset(void)
 {
 	struct timespec m, r;
@@ -788,13 +827,42 @@ static uint64_t kernel_lost(struct rstwhy_bpf *skel)
 	return sum_counter(skel, RW_CNT_RB_FAIL);
 }
 
+/*
+ * Filters applied in the kernel: the per-namespace counts of what was captured are those the
+ * send-reset hook saw before filtering, so that they still compare with TcpOutRsts.
+ */
+static uint64_t seen_total;
+
+static void seen_from_kernel(struct rstwhy_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.ns_seen), ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[ncpu > 0 ? ncpu : 1];
+	uint32_t key, next, *prev = NULL;
+
+	memset(ns_sent, 0, sizeof(ns_sent));
+	ns_overflow = sum_counter(skel, RW_CNT_NS_FULL);
+	seen_total = ns_overflow;
+	while (ncpu > 0 && !bpf_map_get_next_key(fd, prev, &next)) {
+		uint64_t n = 0;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			n += vals[i];
+		count_ns_n(key, n);
+		seen_total += n;
+	}
+}
+
 static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *start,
 			  uint64_t hooked)
 {
 	struct ns_snapshot end;
 	struct ns_delta d;
 	uint64_t lost = sum_counter(skel, RW_CNT_RB_FAIL);
-	uint64_t checked;
+	uint64_t checked, captured;
 	char causes[1024] = "";
 	size_t used = 0;
 
@@ -827,15 +895,21 @@ static void print_summary(struct rstwhy_bpf *skel, const struct ns_snapshot *sta
 		return;
 	}
 	ns_delta(start, &end, &d);
+	if (kfilter_active(&kf))
+		seen_from_kernel(skel);
+	captured = kfilter_active(&kf) ? seen_total : run.sent;
 	checked = sent_in(&end);
 	fprintf(stderr, "rstwhy: kernel TcpOutRsts +%llu in %d watched namespace%s; "
 		"captured %llu of %llu (%.1f%%); lost %llu (ring buffer full)",
 		(unsigned long long)d.outrsts, d.watched, d.watched == 1 ? "" : "s",
 		(unsigned long long)checked, (unsigned long long)d.outrsts,
 		d.outrsts ? 100.0 * checked / d.outrsts : 100.0, (unsigned long long)lost);
-	if (run.sent > checked)
+	if (captured > checked)
 		fprintf(stderr, "; %llu more from namespaces gone before exit (no counter to check)",
-			(unsigned long long)(run.sent - checked));
+			(unsigned long long)(captured - checked));
+	if (kfilter_active(&kf))
+		fprintf(stderr, "; %llu filtered out in the kernel",
+			(unsigned long long)(seen_total > hooked ? seen_total - hooked : 0));
 	fputc('\n', stderr);
 	if (run.sent + lost < hooked)
 		fprintf(stderr, "rstwhy: warning: the hook saw %llu RSTs, %llu arrived, %llu lost\n",
@@ -989,6 +1063,8 @@ int main(int argc, char **argv)
 			.egress_stack_pkts = env.pcapng != NULL, .wakeup_bytes = env.wakeup_bytes,
 			.attach = env.attach, .verbose = env.verbose,
 			.aggregate = !per_event && !env.pcapng, .ustack = env.ustack,
+			.filter = &kf,
+			.existing_socks = prefill_count(env.netns),
 		};
 		char why[300];
 
@@ -1035,12 +1111,14 @@ int main(int argc, char **argv)
 
 	{
 		int nl = 0, nt = 0;
+		double t0 = mono_secs(), c0 = cpu_secs();
 
 		prefill_owners(bpf_map__fd(skel->maps.listeners), bpf_map__fd(skel->maps.tuple_owners),
-			       env.netns, &nl, &nt);
+			       env.netns, &kf, &nl, &nt);
 		if (env.verbose)
-			fprintf(stderr, "rstwhy: owners of existing sockets from /proc: %d listeners, "
-				"%d connections\n", nl, nt);
+			fprintf(stderr, "rstwhy: owners of existing sockets (sock_diag, /proc/PID/fd): "
+				"%d listeners, %d connections, in %.0f ms (%.0f ms of CPU)\n", nl, nt,
+				(mono_secs() - t0) * 1000, (cpu_secs() - c0) * 1000);
 	}
 	{
 		struct stat st;

@@ -8,8 +8,12 @@
 #include <linux/types.h>
 #include "../bpf/rstwhy.h"
 
-/* 0 or -1; counts of listener and 4-tuple records written */
-int prefill_owners(int listeners_fd, int tuples_fd, uint32_t only_netns, int *nlisten,
-		   int *ntuple);
+struct kfilter;
+
+/* 0 or -1; counts of listener and 4-tuple records written (kf: -c membership, may be NULL) */
+int prefill_owners(int listeners_fd, int tuples_fd, uint32_t only_netns,
+		   const struct kfilter *kf, int *nlisten, int *ntuple);
+/* the TCP sockets with an inode in the watched namespaces (to size the maps), -1 on error */
+long prefill_count(uint32_t only_netns);
 
 #endif
