@@ -275,25 +275,22 @@ struct tuple_batch {
 
 static void batch_flush(struct tuple_batch *b)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_NOEXIST);
-	int i = 0;
+	/*
+	 * Batch updates take no BPF_NOEXIST; no 4-tuple of a socket alive at start can have a
+	 * record yet (a timewait stand-in would be a different socket on the same tuple).
+	 */
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 cnt = b->n;
 
-	while (i < b->n && !b->no_batch) {
-		__u32 cnt = b->n - i;
-
-		if (!bpf_map_update_batch(b->fd, &b->k[i], &b->v[i], &cnt, &opts)) {
-			b->written += cnt;
-			i += cnt;
-			break;
-		}
+	if (!b->no_batch && b->n && !bpf_map_update_batch(b->fd, b->k, b->v, &cnt, &opts) &&
+	    cnt == (__u32)b->n) {
 		b->written += cnt;
-		i += cnt;
-		if (errno == EEXIST)
-			i++;	/* already known (a socket seen in use since the attach): kept */
-		else
-			b->no_batch = true;
+		b->n = 0;
+		return;
 	}
-	for (; i < b->n; i++)
+	/* no batch updates here (or a failure part way): one by one, what is there stays */
+	b->no_batch = true;
+	for (int i = 0; i < b->n; i++)
 		if (!bpf_map_update_elem(b->fd, &b->k[i], &b->v[i], BPF_NOEXIST))
 			b->written++;
 	b->n = 0;
