@@ -27,7 +27,8 @@
 # Environment: BENCH_ROUNDS (5), BENCH_N (RSTs per rstgen process per closed-port flood,
 # 70000), BENCH_NL (per linger flood, 35000), BENCH_PAR (rstgen processes at once: nproc),
 # BENCH_VARIANTS (space-separated subset of: untraced table json stack ustack summary wakeup1
-# bpftrace), BENCH_FLOODS (flood linger), BENCH_PROFILE (1), BENCH_KEEP (keep the work dir).
+# bpftrace), BENCH_FLOODS (flood linger), BENCH_PROFILE (1), BENCH_KEEP (keep the work dir),
+# BENCH_LAUNCH (1, 0 or only: the launch phase, see launch_phase below).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -106,6 +107,7 @@ cleanup() {
 	fi
 	ip netns del "$SNS" 2>/dev/null
 	ip netns del "$CNS" 2>/dev/null
+	[[ -n ${LAUNCH_NS:-} ]] && ip netns del "$LAUNCH_NS" 2>/dev/null
 	[[ -n ${BENCH_KEEP:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -287,6 +289,75 @@ echo "variants: ${VARIANTS[*]}$( ((HAVE_SUMMARY)) || echo ' (no --summary in thi
 	"$( ((HAVE_BPFTRACE)) || echo '(bpftrace not installed)')"
 RES="$WORK/results"
 : >"$RES"
+# ---- launch phase: start to ready with many established connections -------------------------
+# BENCH_LAUNCH (1; "only": this phase alone), BENCH_LAUNCH_CONNS (100000 connections, both ends
+# in one namespace of their own: twice as many sockets), BENCH_LAUNCH_ROUNDS (3). The
+# namespace's own limits are raised (ip_local_port_range, somaxconn), nothing else; the
+# connections are spread over enough process pairs that none needs more descriptors than
+# ulimit -n allows. Prints launch-to-ready (wall), the owner seeding's wall and CPU time (-v),
+# and checks that the owners of three pre-existing connections reset after start are right.
+launch_phase() {
+	local lns="${TAG}l" conns=${BENCH_LAUNCH_CONNS:-100000} rounds=${BENCH_LAUNCH_ROUNDS:-3}
+	local hold="$ROOT/.output/holdconns" out="$WORK/hold.out" lim pairs hp client r t0 t1 p
+	[[ -x $hold ]] || { echo "launch: $hold missing (make)"; return 0; }
+	lim=$(ulimit -n)
+	pairs=$(((conns + lim - 200) / (lim - 200)))
+	((pairs > 64)) && { echo "launch: ulimit -n $lim too low for $conns connections"; return 0; }
+	ip netns add "$lns" || return 0
+	LAUNCH_NS=$lns
+	ip -n "$lns" link set lo up
+	ip netns exec "$lns" sysctl -q -w net.ipv4.ip_local_port_range="20000 65000" \
+		net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
+	ip netns exec "$lns" "$hold" -n "$conns" -w "$pairs" -k 3 -p 15000 >"$out" 2>&1 &
+	hp=$!
+	PIDS+=("$hp")
+	for ((r = 0; r < 1200; r++)); do
+		grep -q '^ready=1' "$out" && break
+		kill -0 "$hp" 2>/dev/null || break
+		sleep 0.5
+	done
+	if ! grep -q '^ready=1' "$out"; then
+		echo "launch: holdconns did not get ready:"; cat "$out"
+		kill -TERM "$hp"; wait "$hp"; ip netns del "$lns"; LAUNCH_NS=""
+		return 0
+	fi
+	client=$(sed -n 's/^server=[0-9]* client=\([0-9]*\) port=15000$/\1/p' "$out")
+	echo
+	echo "launch: $conns established connections ($((2 * conns)) sockets) in $lns," \
+		"$pairs process pairs; rstwhy --netns $lns -v, $rounds rounds"
+	for ((r = 1; r <= rounds; r++)); do
+		rm -f "$WORK/ready"
+		t0=$(date +%s%N)
+		"$RSTWHY" -j -v --netns "/run/netns/$lns" --ready-file "$WORK/ready" \
+			>"$WORK/launch.ev" 2>"$WORK/launch.err" &
+		p=$!
+		while [[ ! -e $WORK/ready ]] && kill -0 "$p" 2>/dev/null; do sleep 0.01; done
+		t1=$(date +%s%N)
+		if ((r == rounds)); then
+			kill -USR1 "$client"
+			for ((i = 0; i < 100; i++)); do grep -q '^resets=3' "$out" && break; sleep 0.1; done
+		fi
+		kill -INT "$p"; wait "$p"
+		printf 'launch: round %d: start to ready %d ms; %s\n' "$r" $(((t1 - t0) / 1000000)) \
+			"$(sed -n 's/^rstwhy: owners of existing sockets[^:]*: //p' "$WORK/launch.err")"
+	done
+	local good=0 sport
+	for sport in $(sed -n 's/^reset sport=\([0-9]*\) .*/\1/p' "$out"); do
+		jq -e -s --argjson s "$sport" --argjson c "$client" 'any(.[]; .sport == $s and
+			.owner.pid == $c and .detail.owner_from == "procfs")' "$WORK/launch.ev" \
+			>/dev/null && good=$((good + 1))
+	done
+	echo "launch: owners of the 3 pre-existing connections reset after start: $good right"
+	kill -TERM "$hp"; wait "$hp"
+	ip netns del "$lns"
+	LAUNCH_NS=""
+}
+LAUNCH_NS=""
+if [[ ${BENCH_LAUNCH:-1} == only ]]; then
+	launch_phase
+	exit 0
+fi
+
 t_start=$(date +%s)
 for ((r = 0; r < ROUNDS; r++)); do
 	for f in $FLOODS; do
@@ -458,5 +529,6 @@ if ((PROFILE)); then
 	awk -F'\t' '{ printf "%-9s %-7s %-22s %10s %12s %16s %10s\n", $1, $2, $3, $4, $5, $6, $7 }' \
 		"$WORK/profile.tsv"
 fi
+[[ ${BENCH_LAUNCH:-1} == 0 ]] || launch_phase
 echo
 echo "bench: $(($(date +%s) - t_start)) s"
