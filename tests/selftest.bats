@@ -135,7 +135,7 @@ expected_result() {
 	mptcp)
 		if [[ -e /proc/sys/net/mptcp/enabled ]]; then echo ok; else echo skipped; fi ;;
 	*)
-		if grep -E '^  passive resets .*NOT seen' "$BATS_TEST_TMPDIR/probe" | grep -qw -- "$cause"; then
+		if jq -e --arg c "$cause" '.gap and any(.gap_causes[]; . == $c)' "$BATS_TEST_TMPDIR/probe" >/dev/null; then
 			echo "not visible"
 		else
 			echo ok
@@ -144,7 +144,7 @@ expected_result() {
 }
 
 @test "selftest: every cause this kernel can show is ok, one line per cause; nothing left behind" {
-	"$RSTWHY" --probe >"$BATS_TEST_TMPDIR/probe" 2>&1 || fail "rstwhy --probe failed"
+	"$RSTWHY" --probe -j >"$BATS_TEST_TMPDIR/probe" || fail "rstwhy --probe -j failed"
 	local t0=$SECONDS got want cause line res
 	run_selftest
 	echo "# rstwhy selftest: status $ST_STATUS in $((SECONDS - t0)) s" >&3

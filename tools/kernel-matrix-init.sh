@@ -14,6 +14,7 @@
 #   @@SS line               ss -K output (socket-destroy)
 #   @@VL line               rstwhy -v, once per mode when rstwhy failed to start
 #   @@PR line               rstwhy --probe      @@DM  the guest's dmesg, at the end
+#   @@PJ {json}             rstwhy --probe -j   @@RF  {json} the plan in rstwhy's ready file
 #
 # /etc/km.conf sets KM_MODES, KM_CASES, KM_FAMILIES, KM_TIMEOUT (seconds per rstgen run),
 # KM_RSTWHY_ARGS (more rstwhy options for every case).
@@ -86,6 +87,8 @@ if grep -q -- '--probe' /tmp/help; then
 	"$RSTWHY" --probe >/tmp/probe 2>&1 || st=$?
 	pfx @@PR /tmp/probe
 	km "probe status=$st"
+	"$RSTWHY" --probe -j >/tmp/probe.json 2>/dev/null
+	pfx @@PJ /tmp/probe.json
 else
 	km "probe absent (rstwhy --help does not mention --probe)"
 fi
@@ -255,7 +258,7 @@ run_case() {
 	case_def "$case"
 	t0=$(uptime_s)
 	km "case mode=$mode case=$case fam=$fam scen=$SCEN side=$SIDE port=$port"
-	rm -f /tmp/events.jsonl /tmp/rstwhy.err /tmp/rstgen.out /tmp/rstgen.err /tmp/ss.out
+	rm -f /tmp/events.jsonl /tmp/rstwhy.err /tmp/rstgen.out /tmp/rstgen.err /tmp/ss.out /tmp/ready
 	GEN_STATUS=
 	SS_STATUS=
 	if ! make_hosts >/tmp/hosts.err 2>&1; then
@@ -296,6 +299,7 @@ run_case() {
 	pfx @@SS /tmp/ss.out
 	pfx @@EV /tmp/events.jsonl
 	pfx @@RE /tmp/rstwhy.err
+	pfx @@RF /tmp/ready
 	km "result rstwhy_ready=$RW_READY rstwhy_status=$RW_STATUS rstgen_status=$GEN_STATUS ss_status=$SS_STATUS secs=$(awk "BEGIN{print $(uptime_s) - $t0}")"
 	km "end"
 	rm_hosts

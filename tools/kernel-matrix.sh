@@ -272,6 +272,7 @@ split_log() {
 		if (C != "") {
 			print "complete" > (C "/meta")
 			close(C "/meta"); close(C "/ss.out"); close(C "/rstwhy-verbose.err")
+			close(C "/plan.json")
 			for (i = 1; i <= 4; i++) close(C "/" F[i])
 		}
 		C = ""
@@ -283,7 +284,9 @@ split_log() {
 	/^@@GE / { out("rstgen.err", substr($0, 6)); next }
 	/^@@SS / { out("ss.out", substr($0, 6)); next }
 	/^@@VL / { out("rstwhy-verbose.err", substr($0, 6)); next }
+	/^@@RF / { out("plan.json", substr($0, 6)); next }
 	/^@@PR / { print substr($0, 6) > (D "/probe.txt"); next }
+	/^@@PJ / { print substr($0, 6) > (D "/probe.json"); next }
 	/^@@DM / { print substr($0, 6) > (D "/dmesg.txt"); next }
 	/^@@KM mode-skip / { kv(substr($0, 16)); r = $0; sub(/.* reason=/, "", r)
 		m = D "/" KV["mode"]; system("mkdir -p \"" m "\""); print r > (m "/SKIPPED"); next }
@@ -469,12 +472,48 @@ want_family() {
 	in_list "${1#ipv}" "$KM_FAMILIES"
 }
 
+# check_plan RECDIR MODE: the attach plan the guest's rstwhy wrote into its ready file (every
+# case of MODE) agrees with the mode asked for and with what rstwhy --probe -j found: a forced
+# hook mode is the plan's passive mode on both hooks; auto leaves a gap only when no hook mode
+# is available. Prints the plan (or what is wrong); 0 pass, 1 fail, 3 nothing recorded.
+check_plan() {
+	local dir=$1 mode=$2 probe=$1/probe.json plans n
+	plans=$(cat "$dir/$mode"/*/plan.json 2>/dev/null | jq -sc 'map({tracepoints, passive, gap}) | unique') ||
+		{ echo "a ready file does not hold one JSON object"; return 1; }
+	n=$(jq length <<<"$plans")
+	((n > 0)) || { echo "no ready file recorded for this mode"; return 3; }
+	jq -r '.[] | "tracepoints=\(.tracepoints) passive=\(.passive) gap=\(.gap)"' <<<"$plans"
+	((n == 1)) || { echo "the plan differs between cases"; return 1; }
+	jq -e --arg m "$mode" '. as $p | ($m == "auto" or $p.passive == $m) and
+		([$p.hooks[] | select(.hook | test("^tcp_v[46]_send_reset$")) | .attach] |
+			if $p.passive == "tracepoint" then length == 0 else . == [$p.passive, $p.passive] end)
+		' <<<"$(cat "$dir/$mode"/*/plan.json | head -n 1)" >/dev/null ||
+		{ echo "the plan does not attach passive resets the way --attach=$mode asks"; return 1; }
+	[[ -s $probe ]] || { echo "no rstwhy --probe -j output"; return 1; }
+	if [[ $mode == auto ]]; then
+		jq -e --argjson p "$(jq '.[0]' <<<"$plans")" '
+			.tracepoints == $p.tracepoints and .passive == $p.passive and .gap == $p.gap and
+			(if .gap then all(.modes[]; .available | not) else true end)' "$probe" >/dev/null ||
+			{ echo "--probe -j says: $(jq -c '{tracepoints, passive, gap, modes}' "$probe")"; return 1; }
+	fi
+	return 0
+}
+
 # check_kernel LABEL RECDIR MODE...: a result line per mode x test of the bats file
 check_kernel() {
 	local label=$1 dir=$2 mode name body rec rc out reason
 	shift 2
 	out=$(mktemp) || return 1
 	for mode in "$@"; do
+		if [[ ! -e $dir/$mode/SKIPPED ]]; then
+			rc=0
+			check_plan "$dir" "$mode" >"$out" 2>&1 || rc=$?
+			case $rc in
+			0) report ok "$label attach=$mode plan: $(head -n 1 "$out")" ;;
+			3) report skip "$label attach=$mode plan" "$(tail -n 1 "$out")" ;;
+			*) report fail "$label attach=$mode plan" "$out" ;;
+			esac
+		fi
 		while IFS=$'\t' read -r name body; do
 			want_case "${name%% *}" || continue
 			want_family "${name##* }" || continue

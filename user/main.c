@@ -92,7 +92,8 @@ static const char usage[] =
 "precise cause, the process that owns the socket, its state before the reset, the evidence.\n"
 "\n"
 "  -j, --json                 one JSON object per line instead of the table\n"
-"      --ready-file PATH      create PATH once every probe is attached\n"
+"      --ready-file PATH      once every probe is attached, create PATH holding the attach\n"
+"                             plan (the JSON object of --probe -j, without \"modes\")\n"
 "      --netns PATH|INODE     only this network namespace (e.g. /run/netns/web)\n"
 "  -p, --pid PID              only sockets owned by (or reset by) process PID\n"
 "  -P, --port PORT[,PORT...]  only these ports (local or remote)\n"
@@ -113,6 +114,7 @@ static const char usage[] =
 "                             answer a segment are caught (kernels before 6.10 need a hook)\n"
 "      --btf PATH             BTF of the running kernel, for kernels built without it\n"
 "      --probe                print the attach plan for this kernel and what is missing\n"
+"                             (with -j: as one JSON object)\n"
 "      --summary[=SECS]       a top-like view every SECS (default 2): RSTs per cause, origin,\n"
 "                             port and owner, and the listeners on those ports (-j: JSON\n"
 "                             lines); counted in the kernel, no per-event output\n"
@@ -1086,8 +1088,7 @@ int main(int argc, char **argv)
 		}
 		skel = ld.skel;
 		if (env.probe) {
-			loader_print_plan(&ld, &run.ki, stdout);
-			loader_probe_hooks(&lo, &run.ki, run.ks, ld.passive, stdout);
+			loader_probe(&ld, &lo, &run.ki, run.ks, env.json, stdout);
 			ret = 0;
 			goto out;
 		}
@@ -1133,7 +1134,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(build_labels, sizeof(build_labels), "version=\"%s\",kernel=\"%s\","
 		 "tracepoints=\"%s\",passive=\"%s\"", RSTWHY_VERSION, run.ki.release,
-		 ld.flavor == TPF_BTF ? "tp_btf" : ld.flavor == TPF_RAW ? "raw_tp" : "tracepoint",
+		 tp_flavor_name(ld.flavor),
 		 attach_mode_name(ld.passive));
 	if (env.prometheus) {
 		char perr[300];
@@ -1150,16 +1151,8 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	ns_snapshot_take(&start, env.netns, env.netns_arg);
 	run.mono_to_real = mono_to_real_offset();
-	if (env.ready_file) {
-		int fd = open(env.ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-		if (fd < 0) {
-			fprintf(stderr, "rstwhy: --ready-file %s: %s\n", env.ready_file,
-				strerror(errno));
-			goto out;
-		}
-		close(fd);
-	}
+	if (env.ready_file && loader_write_ready(&ld, &run.ki, env.ready_file))
+		goto out;
 	if (per_event)
 		out_table_header(stdout, &run.out);
 	fflush(stdout);

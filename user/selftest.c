@@ -174,10 +174,11 @@ static struct {
 	int recv_port[2];		/* received RSTs shown in the table: the peer-reset checks */
 	/* what the attach plan says this kernel cannot show */
 	char kernel[128];
+	struct json_object *plan[2];	/* the tracers' attach plans (their ready files) */
 	char plan_passive[300];
 	bool gap;			/* resets with no socket or a timewait socket */
-	char egress_why[300];		/* net:net_dev_queue missing: firewall, injected */
-	char recv_why[300];		/* tcp:tcp_receive_reset missing: -r */
+	char egress_why[300];		/* net:net_dev_queue not attached: firewall, injected */
+	char recv_why[300];		/* tcp:tcp_receive_reset not attached: -r */
 	/* events */
 	struct json_object **ev;
 	int *ev_side;
@@ -952,54 +953,80 @@ static void stop_tracers(void)
 	}
 }
 
-/* What the tracer's attach plan (-v) says this kernel cannot show. */
-static void read_plan(void)
+/* the hook NAME of an attach plan (the tracer's ready file), or NULL */
+static struct json_object *plan_hook(struct json_object *plan, const char *name)
 {
-	char line[600], *p;
-	FILE *f;
+	struct json_object *hooks, *h;
 
-	for (int side = 0; side < 2; side++) {
-		f = fopen(g.tr[side].err, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			line[strcspn(line, "\n")] = 0;
-			if (g.verbose && side == SRV && strncmp(line, "libbpf", 6))
-				fprintf(stderr, "%s\n", line);
-			p = line + strspn(line, " ");
-			if (!strncmp(p, "passive resets", 14) && side == SRV) {
-				p += 14;
-				p += strspn(p, " ");
-				bprintf(g.plan_passive, sizeof(g.plan_passive), "%s", p);
-				g.gap = strstr(p, "NOT seen") != NULL;
-			} else if (!strncmp(p, "net:net_dev_queue", 17) && side == SRV &&
-				   (strstr(p, "missing") || strstr(p, "not attached"))) {
-				bprintf(g.egress_why, sizeof(g.egress_why), "%s", p);
-			} else if (!strncmp(p, "tcp:tcp_receive_reset", 21) && side == CLI &&
-				   (strstr(p, "missing") || strstr(p, "not attached"))) {
-				bprintf(g.recv_why, sizeof(g.recv_why), "%s", p);
-			}
-		}
-		fclose(f);
+	if (!json_object_object_get_ex(plan, "hooks", &hooks))
+		return NULL;
+	for (size_t i = 0; i < json_object_array_length(hooks); i++) {
+		h = json_object_array_get_idx(hooks, i);
+		if (jmatch(h, "hook", name))
+			return h;
 	}
+	return NULL;
 }
 
-/* does the plan's passive-reset gap name this cause? */
+/* why the plan does not see what hook NAME shows ("" when it is attached) */
+static void hook_why(struct json_object *plan, const char *name, char *why, size_t len)
+{
+	struct json_object *h = plan_hook(plan, name);
+	const char *err = h ? jstr(h, "error") : NULL;
+
+	*why = 0;
+	if (!h)
+		bprintf(why, len, "%s is not in the attach plan", name);
+	else if (!jstr(h, "attach"))
+		bprintf(why, len, "%s not attached%s%s%s: %s", name, err ? " (" : "", err ?: "",
+			err ? ")" : "", jstr(h, "misses") ?: "?");
+}
+
+/* What the tracers' attach plans (the JSON in their ready files) say this kernel cannot show. */
+static void read_plan(void)
+{
+	struct json_object *srv, *h;
+	char line[600];
+	FILE *f;
+
+	if (g.verbose && (f = fopen(g.tr[SRV].err, "re"))) {
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, "libbpf", 6))
+				fputs(line, stderr);
+		fclose(f);
+	}
+	for (int side = 0; side < 2; side++) {
+		g.plan[side] = json_object_from_file(g.tr[side].ready);
+		if (!json_object_is_type(g.plan[side], json_type_object))
+			die("the ready file of rstwhy (the tracer for %s) does not hold its attach "
+			    "plan", g.ns[side]);
+	}
+	srv = g.plan[SRV];
+	g.gap = jpath(srv, "gap", &h) && json_object_get_boolean(h);
+	h = plan_hook(srv, "tcp:tcp_send_reset");
+	if (g.gap)
+		bprintf(g.plan_passive, sizeof(g.plan_passive), "tcp:tcp_send_reset only: %s are "
+			"NOT seen", (h ? jstr(h, "misses") : NULL) ?: "some resets");
+	else if (jmatch(srv, "passive", "tracepoint"))
+		bprintf(g.plan_passive, sizeof(g.plan_passive), "tcp:tcp_send_reset (complete on "
+			"this kernel)");
+	else
+		bprintf(g.plan_passive, sizeof(g.plan_passive), "%s on tcp_v4_send_reset / "
+			"tcp_v6_send_reset", jstr(srv, "passive") ?: "?");
+	hook_why(srv, "net:net_dev_queue", g.egress_why, sizeof(g.egress_why));
+	hook_why(g.plan[CLI], "tcp:tcp_receive_reset", g.recv_why, sizeof(g.recv_why));
+}
+
+/* does the plan's passive-reset gap hold this cause? */
 static bool in_gap(const char *id)
 {
-	const char *p = g.plan_passive;
-	size_t n = strlen(id);
+	struct json_object *a;
 
-	if (!g.gap)
+	if (!g.gap || !json_object_object_get_ex(g.plan[SRV], "gap_causes", &a))
 		return false;
-	while ((p = strstr(p, id))) {
-		bool left = p == g.plan_passive || !(p[-1] == '-' || isalnum((unsigned char)p[-1]));
-		bool right = !(p[n] == '-' || isalnum((unsigned char)p[n]));
-
-		if (left && right)
+	for (size_t i = 0; i < json_object_array_length(a); i++)
+		if (!strcmp(json_object_get_string(json_object_array_get_idx(a, i)) ?: "", id))
 			return true;
-		p += n;
-	}
 	return false;
 }
 
@@ -1997,6 +2024,7 @@ static void report_json(double secs, int bad)
 	o = json_object_new_object();
 	sum = json_object_new_object();
 	json_object_object_add(sum, "kernel", json_object_new_string(g.kernel));
+	json_object_object_add(sum, "plan", json_object_get(g.plan[SRV]));
 	for (int r = 0; r <= RES_MISMATCH; r++)
 		json_object_object_add(sum, r == RES_NOT_VISIBLE ? "not_visible" : res_json[r],
 				       json_object_new_int(n[r]));
