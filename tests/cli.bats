@@ -157,3 +157,91 @@ link_prog_ids() {
 		fail "new rw_* programs are loaded after rstwhy exited, ids:" "${left//$'\n'/ }"
 	fi
 }
+
+# send_reset_args: arguments of the kernel's tcp:tcp_send_reset tracepoint, from its BTF
+# (the typedef btf_trace_tcp_send_reset points to a prototype with ctx first): 3 from 6.10 on,
+# with the reset's reason, and then the tracepoint sees every reset
+send_reset_args() {
+	bpftool btf dump file /sys/kernel/btf/vmlinux format raw | awk '
+		/ TYPEDEF .btf_trace_tcp_send_reset. / { sub(/.*type_id=/, ""); ptr = $0; next }
+		ptr != "" && $1 == "[" ptr "]" { sub(/.*type_id=/, ""); proto = $0; next }
+		proto != "" && $1 == "[" proto "]" { sub(/.*vlen=/, ""); print $0 - 1; exit }'
+}
+
+# plan_fields FILE: FILE holds one JSON object, the attach plan, with every documented field
+plan_fields() {
+	local n
+	n=$(jq -s length "$1") || { _rw_show_file plan "$1"; fail "$1 is not JSON"; }
+	((n == 1)) || { _rw_show_file plan "$1"; fail "$1 holds $n JSON values, expected one"; }
+	jq -e --arg k "$(uname -r)" '
+		.kernel == $k and (.btf | type == "string") and
+		(.tracepoints | IN("tp_btf", "raw_tp", "tracepoint")) and (.reason | type == "boolean") and
+		(.passive | IN("tracepoint", "fentry", "kprobe")) and (.gap | type == "boolean") and
+		(.gap_causes | type == "array") and (.aggregate | type == "boolean") and
+		(.tried | type == "array") and (.hooks | length > 0) and
+		all(.hooks[]; keys == ["attach", "error", "hook", "misses", "program"] and
+			(.hook | type == "string") and
+			(if .attach then .error == null else (.misses | type == "string") end)) and
+		any(.hooks[]; .hook == "tcp:tcp_send_reset" and .attach == $p.tracepoints)
+		' --argjson p "$(jq -c . "$1")" "$1" >/dev/null ||
+		{ _rw_show_file plan "$1"; fail "$1: fields missing or of the wrong type"; }
+}
+
+@test "--probe -j: the plan as one JSON object, the same plan as the text" {
+	local hook how
+	rw_cli 0 --probe -j
+	plan_fields "$CLI_OUT"
+	jq -e 'all(.modes[]; (.mode | IN("fentry", "kprobe")) and (.available | type == "boolean")
+		and (.in_use | type == "boolean") and (if .available then .why == null
+		else (.why | type == "string") end)) and (.modes | map(.mode) | sort == ["fentry", "kprobe"])
+		and (.passive == "tracepoint" or any(.modes[]; .in_use and .mode == .passive))' \
+		"$CLI_OUT" >/dev/null || { _rw_show_file "--probe -j" "$CLI_OUT"; fail "modes are wrong"; }
+	cp "$CLI_OUT" "$BATS_TEST_TMPDIR/plan.json"
+	# the people's text says the same
+	rw_cli 0 --probe
+	grep -qE "^  tracepoints +$(jq -r .tracepoints "$BATS_TEST_TMPDIR/plan.json")\$" "$CLI_OUT" ||
+		fail "text and JSON disagree on the tracepoint flavour"
+	while IFS=$'\t' read -r hook how; do
+		grep -qE "^  $hook +$how" "$CLI_OUT" || { _rw_show_file "--probe" "$CLI_OUT"; fail "JSON says $hook $how, the text does not"; }
+	done < <(jq -r '.hooks[] | [.hook, .attach // "(missing|not attached)"] | @tsv' "$BATS_TEST_TMPDIR/plan.json")
+	echo "# $(jq -c '{tracepoints, passive, gap, hooks: [.hooks[] | select(.attach) | .hook]}' "$BATS_TEST_TMPDIR/plan.json")" >&3
+}
+
+@test "--attach=tracepoint --probe -j: passive resets through the tracepoint, a gap only where it has no reason argument" {
+	command -v bpftool >/dev/null || fail "bpftool is not installed"
+	local args gap
+	args=$(send_reset_args)
+	[[ $args =~ ^[0-9]+$ ]] || fail "cannot read tcp:tcp_send_reset's arguments from BTF"
+	gap=false
+	((args >= 3)) || gap=true
+	rw_cli 0 --attach=tracepoint --probe -j
+	plan_fields "$CLI_OUT"
+	jq -e --argjson gap "$gap" '.passive == "tracepoint" and .gap == $gap and
+		(.gap_causes | if $gap then index("no-listener") != null else . == [] end) and
+		all(.hooks[].hook; test("^tcp_v[46]_send_reset$") | not)' \
+		"$CLI_OUT" >/dev/null || { _rw_show_file "--probe -j" "$CLI_OUT"; fail "expected passive tracepoint, gap $gap"; }
+	echo "# tcp:tcp_send_reset has $args arguments: gap $gap" >&3
+}
+
+@test "the ready file holds the attach plan of the running tracer" {
+	start_rstwhy -r --no-egress
+	plan_fields "$READY_FILE"
+	jq -e 'has("modes") | not' "$READY_FILE" >/dev/null || fail "the ready file probes modes"
+	jq -e '.aggregate == false and
+		any(.hooks[]; .hook == "tcp:tcp_receive_reset" and .attach != null) and
+		all(.hooks[]; .hook != "net:net_dev_queue")' "$READY_FILE" >/dev/null ||
+		{ _rw_show_file ready "$READY_FILE"; fail "the plan is not that of -r --no-egress"; }
+	stop_rstwhy
+	# written aside and renamed: nothing else is left in its directory
+	[[ $(find "$(dirname "$READY_FILE")" -maxdepth 1 -name "$(basename "$READY_FILE")*" | wc -l) == 1 ]] ||
+		fail "files left beside the ready file: $(ls "$(dirname "$READY_FILE")")"
+	start_rstwhy -q
+	jq -e '.aggregate == true' "$READY_FILE" >/dev/null || fail "-q counts in the kernel: aggregate"
+	stop_rstwhy
+}
+
+@test "--ready-file in a directory that does not exist: exit 1, one line" {
+	rw_cli 1 -d 1 --ready-file "$BATS_TEST_TMPDIR/nope/ready"
+	one_error_line -d 1 --ready-file "$BATS_TEST_TMPDIR/nope/ready"
+	grep -q -- "--ready-file" "$CLI_ERR" || fail "the message does not name --ready-file"
+}
