@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 		if (unread) {
 			struct pollfd p = { .fd = fd, .events = POLLIN };
 
-			poll(&p, 1, 5000);
+			poll(&p, 1, 60000);
 			usleep(100000);
 			close(fd);
 		} else if (!fork()) {
@@ -733,8 +733,14 @@ path_check() {
 	mrun 0 diff --json "$BATS_TEST_TMPDIR/a.jsonl" "$BATS_TEST_TMPDIR/b.jsonl"
 	mjq ".[0].rows | map(select(.cause == \"no-listener\"))[0] |
 		.a.count == $refused_a and .b.count == $refused_b and .only == null and
-		.a.rate > 0 and .b.rate > 0 and .ratio > 0.3 and .ratio < 3" \
-		"no-listener on both sides ($refused_a vs $refused_b), at about the same rate"
+		.a.rate > 0 and .b.rate > 0" \
+		"no-listener on both sides ($refused_a vs $refused_b)"
+	# the recordings' own spans depend on how fast this machine ran the scenarios; over the
+	# same span the same load has the same rate
+	mrun 0 diff --json --span 10 "$BATS_TEST_TMPDIR/a.jsonl" "$BATS_TEST_TMPDIR/b.jsonl"
+	mjq ".[0].rows | map(select(.cause == \"no-listener\"))[0] |
+		.a.rate == $refused_a / 10 and .b.rate == $refused_b / 10 and
+		(.ratio - $refused_a / $refused_b | . * . < 1e-12)" "no-listener over --span 10: the same rate"
 	mjq '.[0].rows | map(select(.cause == "close-linger0"))[0] |
 		.only == "b" and .a.count == 0 and .b.count >= 1' "close-linger0 only in B"
 	mrun 0 diff "$BATS_TEST_TMPDIR/a.jsonl" "$BATS_TEST_TMPDIR/b.jsonl"

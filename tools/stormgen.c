@@ -49,7 +49,7 @@
 
 #define SERVER_COMM	"gateway"
 #define CLIENT_COMM	"device"
-#define START_MS	10000	/* bound for the server to listen and the burst to go out */
+#define START_MS	60000	/* bound for the server to listen and the burst to go out */
 #define MAX_CLIENTS	60000
 
 /* Counters the children fill in and the parent prints; MAP_SHARED survives fork(). */
