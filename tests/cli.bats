@@ -13,19 +13,19 @@ teardown() {
 	teardown_hosts
 }
 
-# rw_cli EXPECTED_STATUS ARGS...: run rstwhy (20 s at most) with stdout and
+# rw_cli EXPECTED_STATUS ARGS...: run rstwhy (120 s at most) with stdout and
 # stderr in $CLI_OUT / $CLI_ERR, and check its exit status.
 rw_cli() {
 	local want=$1 rc=0
 	shift
 	CLI_OUT="$BATS_TEST_TMPDIR/cli.out"
 	CLI_ERR="$BATS_TEST_TMPDIR/cli.err"
-	timeout 20 "$RSTWHY" "$@" >"$CLI_OUT" 2>"$CLI_ERR" </dev/null || rc=$?
+	timeout 120 "$RSTWHY" "$@" >"$CLI_OUT" 2>"$CLI_ERR" </dev/null || rc=$?
 	CLI_STATUS=$rc
 	if ((rc != want)); then
 		_rw_show_file "stdout" "$CLI_OUT" 40
 		_rw_show_file "stderr" "$CLI_ERR" 40
-		((rc == 124)) && fail "rstwhy $* did not exit within 20 s"
+		((rc == 124)) && fail "rstwhy $* did not exit within 120 s"
 		fail "rstwhy $*: exit status $rc, expected $want"
 	fi
 }
@@ -138,7 +138,7 @@ link_prog_ids() {
 	stop_rstwhy
 
 	# programs and links are freed asynchronously after the last fd closes
-	for ((i = 0; i < 50; i++)); do
+	for ((i = 0; i < 300; i++)); do
 		left=$(comm -12 <(echo "$new") <(rw_prog_ids) | grep . || true)
 		leftlinks=$(comm -12 <(echo "$new") <(link_prog_ids) | grep . || true)
 		[[ -z $left && -z $leftlinks ]] && break

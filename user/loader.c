@@ -179,19 +179,27 @@ static const enum rw_cause gap_causes[] = {
 };
 #define NGAP ((int)(sizeof(gap_causes) / sizeof(gap_causes[0])))
 
+#define GAP_WHAT "RSTs with no socket or a timewait socket"
+
+/* the causes of the gap, "no-listener, no-connection, ..." */
+static const char *gap_list(void)
+{
+	static char buf[120];
+
+	if (!*buf)
+		for (int i = 0, n = 0; i < NGAP && n < (int)sizeof(buf); i++)
+			n += snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "",
+				      rw_cause_name(gap_causes[i]));
+	return buf;
+}
+
+/* what tcp:tcp_send_reset misses when it is all there is */
 static const char *gap_misses(void)
 {
 	static char buf[200];
 
-	if (!*buf) {
-		size_t n = snprintf(buf, sizeof(buf), "RSTs with no socket or a timewait socket (");
-
-		for (int i = 0; i < NGAP && n < sizeof(buf); i++)
-			n += snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "",
-				      rw_cause_name(gap_causes[i]));
-		if (n < sizeof(buf))
-			snprintf(buf + n, sizeof(buf) - n, ")");
-	}
+	if (!*buf)
+		snprintf(buf, sizeof(buf), GAP_WHAT " (%s)", gap_list());
 	return buf;
 }
 
@@ -495,8 +503,8 @@ void loader_print_plan(const struct loader *l, const struct kinfo *ki, FILE *f)
 			"checks repeated: only RSTs really sent)\n", "passive resets",
 			modes[l->passive].name);
 	else if (l->gap)
-		fprintf(f, "  %-24s tracepoint only: %s are NOT seen: fentry and kprobe "
-			"unavailable\n", "passive resets", gap_misses());
+		fprintf(f, "  %-24s tracepoint only: " GAP_WHAT " are NOT seen (%s): fentry and "
+			"kprobe unavailable\n", "passive resets", gap_list());
 	else
 		fprintf(f, "  %-24s tcp:tcp_send_reset (complete on this kernel)\n",
 			"passive resets");
