@@ -113,48 +113,53 @@ bad_usage() {
 	echo "# rstwhy -d 1 took $((t1 - t0)) s" >&3
 }
 
-# IDs of loaded BPF programs whose name starts with rw_ (rstwhy's prefix).
-rw_prog_ids() {
-	bpftool -j prog show | jq -r '.[] | select((.name // "") | startswith("rw_")) | .id' | sort
+# held_ids PID prog|link: IDs of the BPF programs (or links) process PID holds open, from its
+# fdinfo: only this rstwhy's, whatever else runs on the machine
+held_ids() {
+	grep -h "^$2_id:" /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -u
 }
 
-# IDs of the programs that BPF links point to.
-link_prog_ids() {
-	bpftool -j link show | jq -r '.[] | .prog_id // empty' | sort -u
+# alive prog|link IDS...: those of the IDS still loaded
+alive() {
+	local kind=$1 id
+	shift
+	for id in "$@"; do
+		bpftool "$kind" show id "$id" >/dev/null 2>&1 && echo "$id"
+	done
+	return 0
 }
 
 @test "SIGINT leaves no BPF program or link behind" {
 	command -v bpftool >/dev/null || fail "bpftool is not installed"
-	local before during new left leftlinks i
-	before=$(rw_prog_ids)
+	local progs links left leftlinks i names
 	start_rstwhy
-	during=$(rw_prog_ids)
-	new=$(comm -13 <(echo "$before") <(echo "$during") | grep . || true)
-	if [[ -z $new ]]; then
-		fail "rstwhy is running but no BPF program named rw_* appeared" \
-			"(all rstwhy programs must be named with the rw_ prefix)"
+	progs=$(held_ids "$RSTWHY_PID" prog)
+	links=$(held_ids "$RSTWHY_PID" link)
+	[[ -n $progs && -n $links ]] || fail "rstwhy is running but holds no BPF program or link"
+	# shellcheck disable=SC2086 # one ID per word
+	names=$(for i in $progs; do bpftool -j prog show id "$i" | jq -r .name; done | sort -u)
+	if grep -qv '^rw_' <<<"$names"; then
+		fail "programs not named with rstwhy's rw_ prefix:" "$names"
 	fi
-	echo "# rstwhy loaded $(echo "$new" | wc -l) rw_* programs" >&3
+	echo "# rstwhy holds $(wc -w <<<"$progs") rw_* programs and $(wc -w <<<"$links") links" >&3
 	stop_rstwhy
 
 	# programs and links are freed asynchronously after the last fd closes
 	for ((i = 0; i < 300; i++)); do
-		left=$(comm -12 <(echo "$new") <(rw_prog_ids) | grep . || true)
-		leftlinks=$(comm -12 <(echo "$new") <(link_prog_ids) | grep . || true)
+		# shellcheck disable=SC2086
+		left=$(alive prog $progs)
+		# shellcheck disable=SC2086
+		leftlinks=$(alive link $links)
 		[[ -z $left && -z $leftlinks ]] && break
 		sleep 0.1
 	done
 	if [[ -n $leftlinks ]]; then
 		bpftool link show >&2
-		fail "BPF links still attached to rstwhy programs after exit:" "${leftlinks//$'\n'/ }"
+		fail "BPF links of rstwhy still there after exit:" "${leftlinks//$'\n'/ }"
 	fi
 	if [[ -n $left ]]; then
 		for i in $left; do bpftool prog show id "$i" >&2 || true; done
 		fail "rstwhy's BPF programs still loaded after exit, ids:" "${left//$'\n'/ }"
-	fi
-	left=$(comm -13 <(echo "$before") <(rw_prog_ids) | grep . || true)
-	if [[ -n $left ]]; then
-		fail "new rw_* programs are loaded after rstwhy exited, ids:" "${left//$'\n'/ }"
 	fi
 }
 
