@@ -63,11 +63,13 @@ $(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-# RSTWHY_VERSION only for the sources that use it (directly or through a header), rebuilt when
-# the version changes ($(OUTPUT)/version is rewritten only then)
-VERSION_HDRS := $(notdir $(shell grep -l RSTWHY_VERSION user/*.h 2>/dev/null))
-VERSION_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(shell grep -lE \
-	'RSTWHY_VERSION$(foreach h,$(VERSION_HDRS),|include "$(h)")' user/*.c))
+# RSTWHY_VERSION, where the sources take it (#ifndef RSTWHY_VERSION), for those that use it or
+# include the header that has it; rebuilt when the version changes ($(OUTPUT)/version is
+# rewritten only then)
+VERSION_GUARD := $(shell grep -l 'ifndef RSTWHY_VERSION' user/*.c user/*.h 2>/dev/null)
+VERSION_OBJS := $(if $(VERSION_GUARD),$(patsubst user/%.c,$(OUTPUT)/%.o,$(shell grep -lE \
+	'RSTWHY_VERSION$(foreach h,$(filter %.h,$(notdir $(VERSION_GUARD))),|include "$(h)")' \
+	user/*.c)))
 $(VERSION_OBJS): CPPFLAGS += -DRSTWHY_VERSION='"$(VERSION)"'
 $(VERSION_OBJS): $(OUTPUT)/version
 

@@ -303,7 +303,7 @@ podman_run() {
 	podman "${pre[@]}" run --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 "$@"
 }
 
-@test "container image from scratch (make image): rstwhy in podman --privileged --pid=host traces the host's RSTs" {
+@test "container image from scratch (make image): podman --pid=host with the unit's capabilities traces a host RST right; --privileged --probe plans as the host" {
 	need_prog podman podman
 	make_in_tree image
 	local image
