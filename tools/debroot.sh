@@ -41,11 +41,6 @@ build_cache() {
 		rm -rf "$tmp"
 		die "debootstrap failed"
 	fi
-	# the sources of a standard install, so that apt-get works inside as it would there
-	cp /etc/apt/sources.list "$tmp/root/etc/apt/sources.list" 2>/dev/null || true
-	rm -f "$tmp/root/etc/apt/sources.list.d/"*
-	grep -lE 'deb\.debian\.org|security\.debian\.org' /etc/apt/sources.list.d/* 2>/dev/null |
-		xargs -r cp -t "$tmp/root/etc/apt/sources.list.d/"
 	rm -rf "$tmp/root/var/cache/apt/archives/"*.deb
 	tar -C "$tmp/root" -cf "$tmp/root.tar" .
 	mv "$tmp/root.tar" "$TARBALL"
@@ -71,6 +66,11 @@ new)
 	mkdir -p "$dir"
 	[[ -z $(ls -A "$dir") ]] || die "$dir is not empty"
 	tar -C "$dir" -xf "$TARBALL"
+	# the host's Debian sources (suites, security), as on a standard install
+	rm -f "$dir/etc/apt/sources.list" "$dir/etc/apt/sources.list.d/"*
+	cp /etc/apt/sources.list "$dir/etc/apt/" 2>/dev/null || true
+	grep -lE 'deb\.debian\.org|security\.debian\.org' /etc/apt/sources.list.d/* 2>/dev/null |
+		xargs -r cp -t "$dir/etc/apt/sources.list.d/"
 	cp /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
 	;;
 run)
