@@ -368,12 +368,22 @@ podman_run() {
 	pkgs=$(dpkg-query --admindir="$FRESH/var/lib/dpkg" -W -f='${Package}\n'; echo "$lists")
 	pkgs+=$'\n'$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
 		--no-breaks --no-replaces --no-enhances $lists 2>/dev/null | grep -v '^ ' | sort -u)
+	# one dpkg -S for all of them (each path also in its other /usr-merge spelling)
+	local -A path_of owner
+	local paths=() line
 	for prog in $("$ROOT/tools/test-programs.sh"); do
 		path=$(command -v "$prog") || { missing+=("$prog (not on this host)"); continue; }
 		path=$(realpath "$path")
-		pkg=$(dpkg -S "$path" 2>/dev/null || dpkg -S "/usr$path" 2>/dev/null ||
-			dpkg -S "${path#/usr}" 2>/dev/null) || { missing+=("$prog (no package owns $path)"); continue; }
-		pkg=${pkg%%:*}
+		path_of[$prog]=$path
+		paths+=("$path" "/usr${path#/usr}" "${path#/usr}")
+	done
+	while IFS= read -r line; do
+		owner[${line#*: }]=${line%%:*}
+	done < <(dpkg -S "${paths[@]}" 2>/dev/null | grep -v '^diversion')
+	for prog in "${!path_of[@]}"; do
+		path=${path_of[$prog]}
+		pkg=${owner[$path]:-${owner[/usr${path#/usr}]:-${owner[${path#/usr}]:-}}}
+		[[ -n $pkg ]] || { missing+=("$prog (no package owns $path)"); continue; }
 		grep -qxF "$pkg" <<<"$pkgs" || missing+=("$prog ($pkg)")
 	done
 	((${#missing[@]} == 0)) || fail "not installed by make test nor in minbase: ${missing[*]}"
