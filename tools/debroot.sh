@@ -77,6 +77,8 @@ run)
 	shift 2
 	[[ -d $dir/etc ]] || die "$dir is not a root made by '$0 new'"
 	trap 'umount_all "$dir"' EXIT INT TERM
+	# the root a mount point of its own, as / is on a real system (ip netns exec remounts it)
+	mount --bind "$dir" "$dir"
 	for m in /proc /sys /dev ${DEBROOT_BIND:-}; do
 		mkdir -p "$dir$m"
 		mount --rbind "$m" "$dir$m"
