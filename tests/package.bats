@@ -61,11 +61,9 @@ help_long_options() {
 	"${1:-$RSTWHY}" --help | grep -oE '(^|[ ,/])--[a-z][a-z0-9-]*' | sed 's/^[ ,\/]*//' | sort -u
 }
 
-# help_causes: the cause names rstwhy --help lists after "Causes:"
+# help_causes: the cause names (rstwhy --list-causes)
 help_causes() {
-	"$RSTWHY" --help | awk '/^Causes:/ { on = 1; sub(/^Causes:/, "") }
-		on && /^[[:space:]]*$/ { exit }
-		on { print }' | grep -oE '[a-z][a-z0-9-]*[a-z0-9]'
+	"$RSTWHY" --list-causes | cut -f1
 }
 
 # version_args BINARY: --version where the binary has it, --help before that
@@ -179,9 +177,14 @@ version_args() {
 	for c in $(help_causes); do
 		grep -qE "^ +$c \(" <<<"$text" || missing+=("cause $c")
 	done
+	[[ -n $(help_causes) ]] || missing+=("(rstwhy --list-causes listed none)")
 	for c in SYNOPSIS DESCRIPTION OPTIONS SUBCOMMANDS CAUSES EXAMPLES "EXIT STATUS" FILES \
-		"SEE ALSO" "rstwhy selftest" "rstwhy match" "rstwhy diff"; do
+		"SEE ALSO"; do
 		grep -qF -- "$c" <<<"$text" || missing+=("$c")
+	done
+	# every subcommand --help names
+	for c in $("$RSTWHY" --help | sed -n 's/^Subcommands: rstwhy \([a-z|]*\).*/\1/p' | tr '|' ' '); do
+		grep -qF -- "rstwhy $c" <<<"$text" || missing+=("rstwhy $c")
 	done
 	((${#missing[@]} == 0)) || fail "the man page lacks: ${missing[*]}"
 }
@@ -218,6 +221,10 @@ complete_words() {
 	[[ $output == selftest ]] || fail "rstwhy sel<TAB>: '$output'"
 	run complete_words rstwhy selftest --att
 	[[ $output == --attach ]] || fail "rstwhy selftest --att<TAB>: '$output'"
+	run complete_words rstwhy explain keep
+	[[ $output == keepalive-timeout ]] || fail "rstwhy explain keep<TAB>: '$output'"
+	run complete_words rstwhy help ex
+	[[ $output == explain ]] || fail "rstwhy help ex<TAB>: '$output'"
 	run complete_words rstwhy --attach k
 	[[ $output == kprobe ]] || fail "rstwhy --attach k<TAB>: '$output'"
 	# every long option of --help is offered
