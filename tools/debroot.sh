@@ -49,10 +49,11 @@ build_cache() {
 
 mounts() { awk -v d="$(realpath "$1")" '$2 == d || index($2, d "/") == 1 {print $2}' /proc/mounts | sort -r; }
 
+# (a mount can vanish meanwhile: a namespace under /run/netns deleted by its owner)
 umount_all() {
 	local m
 	for m in $(mounts "$1"); do
-		umount "$m" 2>/dev/null || umount -l "$m"
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
 }
 
@@ -84,8 +85,11 @@ run)
 		mount --rbind "$m" "$dir$m"
 		mount --make-rslave "$dir$m"
 	done
+	rc=0
 	chroot "$dir" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@" || rc=$?
+	umount_all "$dir"
+	exit "$rc"
 	;;
 rm)
 	umount_all "$dir"
