@@ -114,7 +114,11 @@ $(OUTPUT)/test_classify: tests/test_classify.c $(LIB_OBJS) | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(filter %.c %.o,$^) $(LDLIBS) -o $@
 
-unit: $(OUTPUT)/test_classify
+$(OUTPUT)/test_container: tests/test_container.c $(OUTPUT)/container.o | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+unit: $(OUTPUT)/test_classify $(OUTPUT)/test_container
 
 # install missing build dependencies from Debian's packages (needs root)
 deps:

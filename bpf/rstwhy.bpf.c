@@ -765,6 +765,7 @@ static __always_inline int add_to_agg(void *ctx, const struct rw_event *e, bool 
 	if (e->flags & RW_F_OWNER) {
 		k.owner = e->owner;
 		k.owner.pid = k.owner.tgid;
+		k.cgroup_id = e->cgroup_id;
 	}
 	if (!(e->flags & RW_F_SKB) && e->type == RW_EV_SENT) {
 		k.actor = e->actor;

@@ -168,6 +168,7 @@ struct rw_agg_key {
 	__u8 pad[3];
 	struct rw_task owner;	/* pid = tgid */
 	struct rw_task actor;	/* active resets only; pid = tgid */
+	__u64 cgroup_id;	/* the owner's cgroup v2 id (its container), 0 if unknown */
 };
 
 /* a RST seen at egress (net:net_dev_queue): the packet itself and who built it */

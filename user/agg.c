@@ -37,6 +37,7 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 		    row->remote == remote &&
 		    row->has_owner == r->has_owner &&
 		    (!r->has_owner || (row->pid == r->owner.tgid &&
+				       row->cgroup_id == e->cgroup_id &&
 				       !strncmp(row->comm, r->owner.comm, 16)))) {
 			row->total += n;
 			if (r->ev.max_ack_backlog)
@@ -66,6 +67,10 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 		row->pid = r->owner.tgid;
 		memcpy(row->comm, r->owner.comm, 16);
 		row->comm[15] = 0;
+		row->cgroup_id = e->cgroup_id;
+		row->has_ct = r->ct != NULL;
+		if (r->ct)
+			row->ct = *r->ct;
 	}
 	row->total = n;
 	row->accept_limit = r->ev.max_ack_backlog;
@@ -98,6 +103,7 @@ static void event_from_key(const struct rw_agg_key *k, int stacks_fd, struct rw_
 	e->owner_src = k->owner_src;
 	e->owner = k->owner;
 	e->actor = k->actor;
+	e->cgroup_id = k->cgroup_id;
 	if (k->stackid >= 0 && !bpf_map_lookup_elem(stacks_fd, &k->stackid, e->stack)) {
 		int n = 0;
 

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "container.h"
 #include "report.h"
 
 struct agg_row {
@@ -21,6 +22,9 @@ struct agg_row {
 	uint32_t pid;
 	char comm[16];
 	uint32_t accept_limit;	/* the listener's backlog, last seen (events only), 0: unknown */
+	uint64_t cgroup_id;	/* the owner's cgroup, 0 unknown */
+	bool has_ct;
+	struct container ct;	/* what cgroup_id resolved to */
 	uint64_t total;		/* since start */
 	uint64_t prev;		/* total at the previous interval */
 };

@@ -31,6 +31,46 @@ int64_t netstat_value(const char *text, const char *name)
 	return proc_net_field(text, "TcpExt: ", name);
 }
 
+int listeners_watch_parse(struct listener_watch *w, const char *arg, char *err, size_t errlen)
+{
+	const char *p = arg;
+
+	memset(w, 0, sizeof(*w));
+	if (!strcmp(arg, "all")) {
+		w->all = true;
+		return 0;
+	}
+	while (*p) {
+		char *end;
+		long v;
+
+		errno = 0;
+		v = strtol(p, &end, 10);
+		if (errno || end == p || v < 1 || v > 65535 || (*end && *end != ',')) {
+			snprintf(err, errlen, "--watch-listeners %s: expected 'all' or ports from 1 "
+				 "to 65535 separated by commas", arg);
+			return -1;
+		}
+		if (w->n == WATCH_PORTS_MAX) {
+			snprintf(err, errlen, "--watch-listeners %s: at most %d ports (or 'all')", arg,
+				 WATCH_PORTS_MAX);
+			return -1;
+		}
+		w->ports[w->n++] = v;
+		p = *end ? end + 1 : end;
+		if (*end && !*p) {
+			snprintf(err, errlen, "--watch-listeners %s: a port is missing after ','",
+				 arg);
+			return -1;
+		}
+	}
+	if (!w->n) {
+		snprintf(err, errlen, "--watch-listeners: expected 'all' or a list of ports");
+		return -1;
+	}
+	return 0;
+}
+
 int listeners_init(struct listeners *ls)
 {
 	memset(ls, 0, sizeof(*ls));
@@ -43,24 +83,64 @@ void listeners_free(struct listeners *ls)
 	if (ls->self_ns >= 0)
 		close(ls->self_ns);
 	free(ls->l);
+	free(ls->paths);
 	memset(ls, 0, sizeof(*ls));
 	ls->self_ns = -1;
 }
 
+/* the path where ino was found last time, if it still is that namespace */
+static int open_known(struct listeners *ls, uint32_t ino)
+{
+	struct stat st;
+
+	for (int i = 0; i < ls->npaths; i++) {
+		if (ls->paths[i].ino != ino)
+			continue;
+		if (!stat(ls->paths[i].path, &st) && st.st_ino == ino)
+			return open(ls->paths[i].path, O_RDONLY | O_CLOEXEC);
+		ls->paths[i] = ls->paths[--ls->npaths];
+		return -1;
+	}
+	return -1;
+}
+
+static void remember(struct listeners *ls, uint32_t ino, const char *path)
+{
+	struct ns_path *p;
+
+	if (strlen(path) >= sizeof(p->path))
+		return;
+	if (ls->npaths % 64 == 0) {
+		p = realloc(ls->paths, (ls->npaths + 64) * sizeof(*p));
+		if (!p)
+			return;
+		ls->paths = p;
+	}
+	/* the cache stays as big as the namespaces watched at once, and bounded */
+	if (ls->npaths >= 4 * LISTENERS_MAX)
+		ls->npaths = 0;
+	ls->paths[ls->npaths].ino = ino;
+	snprintf(ls->paths[ls->npaths++].path, sizeof(p->path), "%s", path);
+}
+
 /* a file that refers to namespace ino: /run/netns/NAME or /proc/PID/ns/net */
-static int open_ns(uint32_t ino)
+static int open_ns(struct listeners *ls, uint32_t ino)
 {
 	char path[300];
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
-	int fd = -1;
+	int fd = open_known(ls, ino);
 
+	if (fd >= 0)
+		return fd;
 	d = opendir("/run/netns");
 	while (d && fd < 0 && (de = readdir(d))) {
 		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
-		if (de->d_name[0] != '.' && !stat(path, &st) && st.st_ino == ino)
+		if (de->d_name[0] != '.' && !stat(path, &st) && st.st_ino == ino) {
 			fd = open(path, O_RDONLY | O_CLOEXEC);
+			remember(ls, ino, path);
+		}
 	}
 	if (d)
 		closedir(d);
@@ -69,8 +149,10 @@ static int open_ns(uint32_t ino)
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-		if (!stat(path, &st) && st.st_ino == ino)
+		if (!stat(path, &st) && st.st_ino == ino) {
 			fd = open(path, O_RDONLY | O_CLOEXEC);
+			remember(ls, ino, path);
+		}
 	}
 	if (d)
 		closedir(d);
@@ -85,6 +167,10 @@ static struct listener_info *find(struct listeners *ls, uint32_t netns, uint16_t
 			return &ls->l[i];
 	if (!create)
 		return NULL;
+	if (ls->n >= LISTENERS_MAX) {
+		ls->not_watched++;
+		return NULL;
+	}
 	if (ls->n == ls->cap) {
 		int cap = ls->cap ? ls->cap * 2 : 16;
 		struct listener_info *p = realloc(ls->l, cap * sizeof(*p));
@@ -105,7 +191,7 @@ static bool wanted_port(uint16_t port, const uint32_t *netns, const uint16_t *po
 			uint32_t ns)
 {
 	for (int i = 0; i < n; i++)
-		if (ports[i] == port && netns[i] == ns)
+		if ((ports[i] == port || !ports[i]) && netns[i] == ns)
 			return true;
 	return false;
 }
@@ -178,6 +264,14 @@ static void dump_family(struct listeners *ls, int family, uint32_t ns, const uin
 
 void listeners_poll(struct listeners *ls, const uint32_t *netns, const uint16_t *ports, int n)
 {
+	int kept = 0;
+
+	/* listeners gone since the last poll make room (and start afresh if they come back) */
+	for (int i = 0; i < ls->n; i++)
+		if (ls->l[i].seen)
+			ls->l[kept++] = ls->l[i];
+	ls->n = kept;
+	ls->not_watched = 0;
 	for (int i = 0; i < ls->n; i++) {
 		struct listener_info *li = &ls->l[i];
 
@@ -198,7 +292,7 @@ void listeners_poll(struct listeners *ls, const uint32_t *netns, const uint16_t 
 			dup |= netns[j] == netns[i];
 		if (dup)
 			continue;
-		nfd = open_ns(netns[i]);
+		nfd = open_ns(ls, netns[i]);
 		if (nfd < 0)
 			continue;
 		if (setns(nfd, CLONE_NEWNET)) {

@@ -74,6 +74,7 @@ static struct env {
 	long prom_max_series;
 	bool list_causes;
 	const char *comm;	/* --comm */
+	struct listener_watch watch;	/* --watch-listeners */
 } env = { .pid = -1, .wakeup_bytes = -1, .prom_max_series = 1000 };
 
 /* filters applied in the kernel (built from env after parsing; -c opens its directory) */
@@ -122,6 +123,11 @@ static const char usage[] =
 "      --prometheus ADDR:PORT serve /metrics (e.g. 127.0.0.1:9464, [::1]:9464, :9464)\n"
 "      --prom-max-series N    at most N rstwhy_rst_total series, the rest fold into\n"
 "                             port=\"other\" (default 1000)\n"
+"      --watch-listeners all|PORT[,PORT...]\n"
+"                             listener health (accept queue, drops, ListenOverflows) of\n"
+"                             every listener, or those on PORTs, in the watched namespaces,\n"
+"                             with or without RSTs (at most 512 listeners); events are not\n"
+"                             filtered\n"
 "  -v, --verbose              print the attach plan and libbpf messages\n"
 "      --list-causes          the causes, one per line: id, origin, meaning (-j: JSON)\n"
 "  -h, --help                 this text\n"
@@ -141,7 +147,8 @@ static const char usage[] =
 "\n";
 
 enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS, OPT_PROBE,
-       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_LIST_CAUSES, OPT_COMM };
+       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_LIST_CAUSES, OPT_COMM,
+       OPT_WATCH };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -170,6 +177,7 @@ static const struct option long_opts[] = {
 	{ "prometheus", required_argument, NULL, OPT_PROM },
 	{ "prom-max-series", required_argument, NULL, OPT_PROM_MAX },
 	{ "list-causes", no_argument, NULL, OPT_LIST_CAUSES },
+	{ "watch-listeners", required_argument, NULL, OPT_WATCH },
 	/* for measurements: wake the consumer once this many bytes wait (1: every event) */
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
 	{},
@@ -342,6 +350,13 @@ static void parse_args(int argc, char **argv)
 		case OPT_PROM_MAX:
 			env.prom_max_series = parse_long("--prom-max-series", optarg, 1, 100000);
 			break;
+		case OPT_WATCH: {
+			char werr[200];
+
+			if (listeners_watch_parse(&env.watch, optarg, werr, sizeof(werr)))
+				die_usage("%s", werr);
+			break;
+		}
 		case OPT_BTF:
 			if (access(optarg, R_OK))
 				die_usage("--btf %s: %s", optarg, strerror(errno));
@@ -934,11 +949,29 @@ static uint32_t self_netns;	/* -P without --netns: the listeners of our own name
 static struct prom *prom;
 static char build_labels[300];
 
-/* the (netns, port) pairs whose listeners the summary shows: the rows', and -P with --netns */
-static void poll_listeners(void)
+/* captured RSTs of one namespace, for its rstwhy_captured_rsts_total */
+static uint64_t captured_in(uint32_t ino)
 {
-	static uint32_t ns[256];
-	static uint16_t ports[256];
+	uint32_t h = ino * 2654435761u;
+
+	for (int i = 0; i < NS_SLOTS; i++) {
+		uint32_t k = (h + i) % NS_SLOTS;
+
+		if (ns_sent[k].ino == ino || !ns_sent[k].ino)
+			return ns_sent[k].ino ? ns_sent[k].sent : 0;
+	}
+	return 0;
+}
+
+/*
+ * The (netns, port) pairs whose listeners the summary shows: the rows', -P with --netns, and
+ * --watch-listeners in each watched namespace (port 0: all of them).
+ */
+#define POLL_MAX 2048
+static void poll_listeners(const struct ns_snapshot *snap)
+{
+	static uint32_t ns[POLL_MAX];
+	static uint16_t ports[POLL_MAX];
 	int n = 0;
 
 	for (int i = 0; i < agg.n && n < 256; i++)
@@ -946,9 +979,15 @@ static void poll_listeners(void)
 			ns[n] = agg.rows[i].netns;
 			ports[n++] = agg.rows[i].port;
 		}
-	for (int i = 0; i < env.nports && n < 256; i++) {
+	for (int i = 0; i < env.nports && n < POLL_MAX; i++) {
 		ns[n] = env.netns ? env.netns : self_netns;
 		ports[n++] = env.ports[i];
+	}
+	for (int j = 0; snap && j < snap->n; j++) {
+		for (int i = 0; i < (env.watch.all ? 1 : env.watch.n) && n < POLL_MAX; i++) {
+			ns[n] = snap->ns[j].ino;
+			ports[n++] = env.watch.all ? 0 : env.watch.ports[i];
+		}
 	}
 	listeners_poll(&lstn, ns, ports, n);
 }
@@ -960,16 +999,23 @@ static void refresh(struct rstwhy_bpf *skel, bool kernel_agg, double elapsed)
 {
 	struct summary_opts so = { .json = env.json, .interval = env.summary,
 				   .clear = !env.json && isatty(STDOUT_FILENO) };
+	struct ns_snapshot snap = {};
 
 	if (kernel_agg)
 		run.sent += agg_poll_kernel(&agg, bpf_map__fd(skel->maps.agg),
 					    bpf_map__fd(skel->maps.stacks), &run.ki, run.ks,
 					    count_ns_n, wanted);
 	agg_sort(&agg);
-	poll_listeners();
+	/* the watched namespaces: their TcpOutRsts, and where --watch-listeners looks */
+	if ((prom || env.watch.all || env.watch.n) &&
+	    ns_snapshot_take(&snap, env.netns, env.netns_arg))
+		snap.n = 0;
+	poll_listeners(&snap);
 	if (env.summary > 0)
 		summary_print(stdout, &so, &agg, &lstn, elapsed, kernel_lost(skel));
+	prom_set_netns(prom, &snap, captured_in);
 	prom_update(prom, &agg, &lstn, kernel_lost(skel), run.sent, build_labels);
+	ns_snapshot_free(&snap);
 	agg_roll(&agg);
 }
 
@@ -1012,6 +1058,8 @@ int main(int argc, char **argv)
 			  "or -q");
 	/* without per-event output the counts are all there is: keep them */
 	aggregating = env.summary > 0 || env.prometheus || !per_event;
+	if ((env.watch.all || env.watch.n) && !(env.summary > 0 || env.prometheus))
+		die_usage("--watch-listeners shows listeners in --summary and --prometheus: give one");
 
 	if (!privileged()) {
 		fprintf(stderr, "rstwhy: needs root (or CAP_BPF, CAP_PERFMON, CAP_SYSLOG, "

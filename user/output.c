@@ -32,6 +32,27 @@ void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* {"runtime","id","cgroup","pod_uid"} (unknown parts null), or null */
+void json_container(FILE *f, const struct container *c)
+{
+	const char *v[4] = { c ? c->runtime : "", c ? c->id : "", c ? c->cgroup : "",
+			     c ? c->pod_uid : "" };
+	static const char *const k[4] = { "runtime", "id", "cgroup", "pod_uid" };
+
+	if (!c) {
+		fputs("null", f);
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		fprintf(f, "%s\"%s\":", i ? "," : "{", k[i]);
+		if (v[i][0])
+			json_str(f, v[i]);
+		else
+			fputs("null", f);
+	}
+	fputc('}', f);
+}
+
 static void json_task(FILE *f, bool valid, const struct rw_task *t)
 {
 	char comm[RW_COMM_LEN + 1];
@@ -189,6 +210,8 @@ static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *
 	json_task(f, r->has_owner, &r->owner);
 	fputs(",\"actor\":", f);
 	json_task(f, r->has_actor, &r->actor);
+	fputs(",\"container\":", f);
+	json_container(f, r->ct);
 	if (r->has_seq) {
 		char fl[9];
 
@@ -212,6 +235,15 @@ static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *
 	fputs("}\n", f);
 }
 
+void owner_str(char *buf, size_t len, uint32_t pid, const char *comm, const struct container *c)
+{
+	char ct[72] = "";
+
+	if (c && c->id[0])
+		container_short(c, ct, sizeof(ct));
+	snprintf(buf, len, "%u/%.15s%s%s", pid, comm, ct[0] ? " " : "", ct);
+}
+
 void out_table_header(FILE *f, const struct out_opts *o)
 {
 	if (o->json)
@@ -231,7 +263,7 @@ static void fmt_ep(char *buf, size_t len, int family, const char *addr, unsigned
 static void out_table(FILE *f, const struct out_opts *o, const struct rw_report *r)
 {
 	const struct rw_event *e = r->e;
-	char t[32], owner[40], conn[160], a[64], b[64], det[160] = "", line[512];
+	char t[32], owner[100], conn[160], a[64], b[64], det[160] = "", line[600];
 	const char *state = rw_state_name(r->v.state);
 	struct kv kv[16];
 	size_t used = 0;
@@ -239,7 +271,7 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 
 	iso_time(r->time_ns, t, sizeof(t), false);
 	if (r->has_owner)
-		snprintf(owner, sizeof(owner), "%u/%.15s", r->owner.tgid, r->owner.comm);
+		owner_str(owner, sizeof(owner), r->owner.tgid, r->owner.comm, r->ct);
 	else
 		snprintf(owner, sizeof(owner), "-");
 	/* this host first: a received RST's source is the peer */

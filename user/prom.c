@@ -4,9 +4,11 @@
  * once per interval and swaps it in under a mutex held for a pointer swap or a copy; a slow
  * or stuck scraper only delays other scrapers (2 s socket timeouts), never the tracing.
  *
- * Series are bounded: the first max_series label sets (cause, origin, dir, port, owner comm)
- * keep their own series for the whole run, later ones fold into port="other",owner="other",
- * so every counter stays monotonic.
+ * Series are bounded: the first max_series label sets (cause, origin, dir, port, owner comm,
+ * netns, container) keep their own series for the whole run, later ones fold into
+ * port="other",owner="other",netns="other",container="other", so every counter stays
+ * monotonic. The per-namespace series (listeners, TcpOutRsts) are bounded the same way by
+ * their own caps (LISTENERS_MAX, PROM_NS_MAX).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,7 +31,18 @@ struct series {
 	bool remote;		/* port is the peer's (client sockets) */
 	int port;		/* -1: other */
 	char comm[16];		/* "" no owner; "other" folded */
+	uint32_t netns;		/* 0: other */
+	char runtime[16];	/* "" unknown; "other" folded */
+	char ctid[64];		/* short container id or systemd unit */
+	char pod[40];
 	uint64_t value;
+};
+
+/* a namespace's own TcpOutRsts beside what rstwhy captured there */
+struct ns_series {
+	uint32_t ino;
+	uint64_t kernel;
+	uint64_t captured;
 };
 
 struct prom {
@@ -43,6 +56,8 @@ struct prom {
 	int max_series;
 	struct series *s;
 	int ns, cap;
+	struct ns_series nss[PROM_NS_MAX];
+	int nnss;
 };
 
 int prom_parse_addr(const char *arg, struct sockaddr_storage *ss, socklen_t *len, char *err,
@@ -256,11 +271,11 @@ fail:
 	return NULL;
 }
 
-static void label(char *out, size_t len, const char *in)
+static void label(char *out, size_t len, const char *in, int max)
 {
 	size_t o = 0;
 
-	for (int i = 0; i < 16 && in[i] && o + 3 < len; i++) {
+	for (int i = 0; i < max && in[i] && o + 3 < len; i++) {
 		if (in[i] == '"' || in[i] == '\\')
 			out[o++] = '\\';
 		if (in[i] == '\n') {
@@ -273,16 +288,34 @@ static void label(char *out, size_t len, const char *in)
 	out[o] = 0;
 }
 
+/* the container labels of a row: runtime, a bounded id (12 hex, or the unit), pod UID */
+static void ct_labels(const struct agg_row *r, struct series *s)
+{
+	const struct container *c = r->has_ct ? &r->ct : NULL;
+
+	s->runtime[0] = s->ctid[0] = s->pod[0] = 0;
+	if (!c)
+		return;
+	snprintf(s->runtime, sizeof(s->runtime), "%s", c->runtime);
+	snprintf(s->ctid, sizeof(s->ctid), "%.*s", strcmp(c->runtime, "systemd") ? 12 : 48,
+		 c->id);
+	snprintf(s->pod, sizeof(s->pod), "%s", c->pod_uid);
+}
+
 static struct series *series_for(struct prom *p, const struct agg_row *r)
 {
 	const char *comm = r->has_owner ? r->comm : "";
+	struct series want;
 	bool fold;
 
+	ct_labels(r, &want);
 	for (int i = 0; i < p->ns; i++) {
 		struct series *s = &p->s[i];
 
 		if (s->cause == r->cause && s->origin == r->origin && s->received == r->received &&
-		    s->port == r->port && s->remote == r->remote && !strncmp(s->comm, comm, 16))
+		    s->port == r->port && s->remote == r->remote && !strncmp(s->comm, comm, 16) &&
+		    s->netns == r->netns && !strcmp(s->runtime, want.runtime) &&
+		    !strcmp(s->ctid, want.ctid) && !strcmp(s->pod, want.pod))
 			return s;
 	}
 	fold = p->ns >= p->max_series;
@@ -311,13 +344,23 @@ static struct series *series_for(struct prom *p, const struct agg_row *r)
 	p->s[p->ns].port = fold ? -1 : r->port;
 	p->s[p->ns].remote = !fold && r->remote;
 	snprintf(p->s[p->ns].comm, sizeof(p->s[0].comm), "%s", fold ? "other" : comm);
+	if (fold) {
+		snprintf(p->s[p->ns].runtime, sizeof(want.runtime), "other");
+		snprintf(p->s[p->ns].ctid, sizeof(want.ctid), "other");
+		snprintf(p->s[p->ns].pod, sizeof(want.pod), "other");
+	} else {
+		p->s[p->ns].netns = r->netns;
+		memcpy(p->s[p->ns].runtime, want.runtime, sizeof(want.runtime));
+		memcpy(p->s[p->ns].ctid, want.ctid, sizeof(want.ctid));
+		memcpy(p->s[p->ns].pod, want.pod, sizeof(want.pod));
+	}
 	return &p->s[p->ns++];
 }
 
 void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls,
 		 uint64_t lost, uint64_t captured, const char *build_labels)
 {
-	char *text = NULL, lab[40];
+	char *text = NULL, lab[40], ctid[140], ns[12];
 	size_t len = 0;
 	FILE *f;
 
@@ -334,22 +377,42 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 		if (s)
 			s->value += a->rows[i].total;
 	}
-	fputs("# HELP rstwhy_rst_total TCP RSTs by cause, origin, direction, local port and "
-	      "owning process.\n# TYPE rstwhy_rst_total counter\n", f);
+	fputs("# HELP rstwhy_rst_total TCP RSTs by cause, origin, direction, local port, "
+	      "owning process, network namespace and container.\n"
+	      "# TYPE rstwhy_rst_total counter\n", f);
 	for (int i = 0; i < p->ns; i++) {
 		const struct series *s = &p->s[i];
 		char port[12];
 
-		label(lab, sizeof(lab), s->comm);
+		label(lab, sizeof(lab), s->comm, 16);
+		label(ctid, sizeof(ctid), s->ctid, sizeof(s->ctid));
 		if (s->port < 0)
 			snprintf(port, sizeof(port), "other");
 		else
 			snprintf(port, sizeof(port), "%d", s->port);
+		if (s->netns)
+			snprintf(ns, sizeof(ns), "%u", s->netns);
+		else
+			snprintf(ns, sizeof(ns), "other");
 		fprintf(f, "rstwhy_rst_total{cause=\"%s\",origin=\"%s\",dir=\"%s\",port=\"%s\","
-			"port_side=\"%s\",owner=\"%s\"} %" PRIu64 "\n", rw_cause_name(s->cause),
+			"port_side=\"%s\",owner=\"%s\",netns=\"%s\",runtime=\"%s\","
+			"container=\"%s\",pod_uid=\"%s\"} %" PRIu64 "\n", rw_cause_name(s->cause),
 			rw_origin_name(s->origin), s->received ? "received" : "sent", port,
-			s->remote ? "remote" : "local", lab, s->value);
+			s->remote ? "remote" : "local", lab, ns, s->runtime, ctid, s->pod,
+			s->value);
 	}
+	fputs("# HELP rstwhy_kernel_out_rsts_total The namespace's own TcpOutRsts: every RST "
+	      "its TCP stack sent, since the namespace was created.\n"
+	      "# TYPE rstwhy_kernel_out_rsts_total counter\n", f);
+	for (int i = 0; i < p->nnss; i++)
+		fprintf(f, "rstwhy_kernel_out_rsts_total{netns=\"%u\"} %" PRIu64 "\n",
+			p->nss[i].ino, p->nss[i].kernel);
+	fputs("# HELP rstwhy_captured_rsts_total RSTs sent by the namespace's TCP stack that "
+	      "rstwhy captured (unfiltered), since rstwhy started.\n"
+	      "# TYPE rstwhy_captured_rsts_total counter\n", f);
+	for (int i = 0; i < p->nnss; i++)
+		fprintf(f, "rstwhy_captured_rsts_total{netns=\"%u\"} %" PRIu64 "\n",
+			p->nss[i].ino, p->nss[i].captured);
 	fputs("# HELP rstwhy_listener_accept_queue Connections waiting in a listener's accept "
 	      "queue.\n# TYPE rstwhy_listener_accept_queue gauge\n", f);
 	for (int i = 0; ls && i < ls->n; i++)
@@ -383,6 +446,9 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 			fprintf(f, "rstwhy_netns_listen_overflows_total{netns=\"%u\"} %" PRIu64 "\n",
 				ls->l[i].netns, ls->l[i].ns_overflows);
 	}
+	fprintf(f, "# HELP rstwhy_listeners_not_watched Listeners wanted but not followed: more "
+		"than %d at once.\n# TYPE rstwhy_listeners_not_watched gauge\n"
+		"rstwhy_listeners_not_watched %d\n", LISTENERS_MAX, ls ? ls->not_watched : 0);
 	fprintf(f, "# HELP rstwhy_events_lost_total Events lost: the ring buffer was full.\n"
 		"# TYPE rstwhy_events_lost_total counter\nrstwhy_events_lost_total %" PRIu64 "\n"
 		"# HELP rstwhy_events_captured_total RSTs sent by the TCP stack that rstwhy "
@@ -397,6 +463,39 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 	p->text = text;
 	p->len = len;
 	pthread_mutex_unlock(&p->lock);
+}
+
+void prom_set_netns(struct prom *p, const struct ns_snapshot *snap,
+		    uint64_t (*captured)(uint32_t ino))
+{
+	if (!p)
+		return;
+	/* a namespace keeps its slot while it exists; gone ones free theirs */
+	for (int i = 0; i < p->nnss;) {
+		bool alive = false;
+
+		for (int j = 0; j < snap->n && !alive; j++)
+			alive = snap->ns[j].ino == p->nss[i].ino;
+		if (alive)
+			i++;
+		else
+			p->nss[i] = p->nss[--p->nnss];
+	}
+	for (int j = 0; j < snap->n; j++) {
+		struct ns_series *s = NULL;
+
+		for (int i = 0; i < p->nnss && !s; i++)
+			if (p->nss[i].ino == snap->ns[j].ino)
+				s = &p->nss[i];
+		if (!s && p->nnss < PROM_NS_MAX) {
+			s = &p->nss[p->nnss++];
+			s->ino = snap->ns[j].ino;
+		}
+		if (!s)
+			continue;
+		s->kernel = snap->ns[j].outrsts;
+		s->captured = captured(s->ino);
+	}
 }
 
 void prom_stop(struct prom *p)

@@ -6,6 +6,10 @@
 #include <stdint.h>
 #include "agg.h"
 #include "listeners.h"
+#include "netns.h"
+
+/* at most this many namespaces get their TcpOutRsts series */
+#define PROM_NS_MAX 256
 
 struct prom;
 
@@ -18,6 +22,9 @@ struct prom *prom_start(const struct sockaddr_storage *ss, socklen_t len, int ma
 /* publish a new snapshot (called by the tracing loop; never waits for a scraper) */
 void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls,
 		 uint64_t lost, uint64_t captured, const char *build_labels);
+/* the namespaces' TcpOutRsts and what was captured in each (call before prom_update) */
+void prom_set_netns(struct prom *p, const struct ns_snapshot *snap,
+		    uint64_t (*captured)(uint32_t ino));
 void prom_stop(struct prom *p);
 
 #endif

@@ -121,6 +121,7 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 	if (e->flags & RW_F_OWNER) {
 		r->has_owner = true;
 		r->owner = e->owner;
+		r->ct = container_of(e->cgroup_id);
 		switch (e->owner_src) {
 		case RW_OWN_LISTENER:
 			r->owner_from = OWNER_FROM_LISTENER;

@@ -9,6 +9,7 @@
 #include <linux/types.h>
 #include "../bpf/rstwhy.h"
 #include "classify.h"
+#include "container.h"
 #include "kinfo.h"
 #include "ksyms.h"
 #include "ustack.h"
@@ -34,6 +35,7 @@ struct rw_report {
 	bool has_owner;
 	struct rw_task owner;
 	enum owner_from owner_from;
+	const struct container *ct;	/* the owner's container; valid until the next report */
 	bool has_actor;
 	struct rw_task actor;
 	char saddr[INET6_ADDRSTRLEN];

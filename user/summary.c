@@ -64,6 +64,8 @@ static void print_json(FILE *f, const struct summary_opts *o, const struct agg *
 		}
 		fputs(",\"meaning\":", f);
 		json_str(f, rw_cause_meaning(r->cause));
+		fputs(",\"container\":", f);
+		json_container(f, r->has_ct ? &r->ct : NULL);
 		fprintf(f, ",\"count\":%" PRIu64 ",\"rate\":%.1f,\"total\":%" PRIu64 "}", d,
 			elapsed > 0 ? d / elapsed : 0.0, r->total);
 		first = false;
@@ -113,14 +115,14 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 	for (int i = 0; i < a->n; i++) {
 		const struct agg_row *r = &a->rows[i];
 		uint64_t d = r->total - r->prev;
-		char owner[40] = "-", port[12];
+		char owner[100] = "-", port[12];
 
 		tot += r->total;
 		itv += d;
 		if (shown == MAX_ROWS_SHOWN)
 			continue;
 		if (r->has_owner)
-			snprintf(owner, sizeof(owner), "%u/%.15s", r->pid, r->comm);
+			owner_str(owner, sizeof(owner), r->pid, r->comm, r->has_ct ? &r->ct : NULL);
 		/* ->PORT: a client socket, counted under the port it talks to */
 		snprintf(port, sizeof(port), "%s%u", r->remote ? "->" : "", r->port);
 		fprintf(f, "%9.1f %10" PRIu64 "  %-17s %-11s %-4s %7s  %s\n",
