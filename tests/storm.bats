@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 #
-# Storms (issue 6): --summary (table and JSON), listener health, --prometheus with a real
+# Storms: --summary (table and JSON), listener health, --prometheus with a real
 # Prometheus server, bounded series, a stuck scraper, bad input, and the contrib/ artefacts
 # (alert rules, systemd unit).
 #
@@ -403,7 +403,7 @@ closing_captured() {
 	((G_refused == n)) || fail "rstgen flood: only $G_refused of $n refused"
 	start_storm --accept-rate 0 --hold 300
 	wait_storm_line ready=1
-	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\"}" "$n" 15
+	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\",netns=\"$ino\",runtime=\"\",container=\"\",pod_uid=\"\"}" "$n" 15
 	wait_metric "$pp" "rstwhy_listener_accept_queue{netns=\"$ino\",port=\"$STORM_PORT\",family=\"ipv4\"}" 9 15
 	wait_metric "$pp" "rstwhy_listener_accept_queue_limit{netns=\"$ino\",port=\"$STORM_PORT\",family=\"ipv4\"}" 8 15
 	# a scrape with drops counted: the first sighting of a listener is the baseline, the
@@ -474,7 +474,7 @@ closing_captured() {
 	prom_api /api/v1/targets | jq -e '.data.activeTargets | length == 1 and .[0].health == "up"' >/dev/null ||
 		fail "the rstwhy target is not up"
 	# the rules file loads into a real server, every rule healthy
-	prom_api /api/v1/rules | jq -e '[.data.groups[].rules[]] | length == 6 and all(.[]; .health != "err")' >/dev/null ||
+	prom_api /api/v1/rules | jq -e '[.data.groups[].rules[]] | length == 7 and all(.[]; .health != "err")' >/dev/null ||
 		{ prom_api /api/v1/rules | jq -c '.data.groups[].rules[] | {name, health, lastError}'; fail "rules not loaded or unhealthy"; }
 
 	# the gateway story: queue at its limit and drops -> RstwhyAcceptQueueFull pending (for: 1m)
@@ -494,12 +494,143 @@ closing_captured() {
 	stop_rstwhy
 }
 
+# unit_cmdline PROM_PORT: the shipped unit's ExecStart, with this build's binary and a free port
+unit_cmdline() {
+	local cmd
+	cmd=$(sed -n 's/^ExecStart=//p' "$UNIT")
+	[[ $cmd == /usr/local/sbin/rstwhy\ * && $cmd == *127.0.0.1:9464* ]] ||
+		fail "unexpected ExecStart: $cmd"
+	cmd=${cmd/\/usr\/local\/sbin\/rstwhy/$RSTWHY}
+	echo "${cmd/127.0.0.1:9464/127.0.0.1:$1}"
+}
+
+# wait_alert NAME JQ_BOOL SECS: until Prometheus shows alert NAME pending or firing and
+# JQ_BOOL (over the alert, e.g. .labels.port == "80") holds
+wait_alert() {
+	local name=$1 cond=$2 secs=$3 i
+	for ((i = 0; i < secs * 2; i++)); do
+		prom_api /api/v1/alerts | jq -e --arg n "$name" ".data.alerts | any(.[];
+			.labels.alertname == \$n and (.state == \"pending\" or .state == \"firing\") and
+			($cond))" >/dev/null 2>&1 && { echo "# $name active after ~$((i / 2)) s" >&3; return 0; }
+		sleep 0.5
+	done
+	prom_api /api/v1/alerts | jq -c .
+	fail "$name did not become pending within $secs s"
+}
+
+@test "fleet: the shipped unit's command line, the gateway story, no RST sent: RstwhyAcceptQueueFull and RstwhyListenOverflows pending in Prometheus" {
+	local pp ino cmd pid m="$BATS_TEST_TMPDIR/metrics.txt" i
+	need_cmd curl curl
+	make_hosts
+	STORM_PORT=$SCEN_PORT
+	ino=$(ns_inode "$SRV_NSPATH")
+	pp=$(free_port)
+	cmd=$(unit_cmdline "$pp")
+	echo "# $cmd" >&3
+	RSTWHY_ERR="$BATS_TEST_TMPDIR/stderr"
+	# shellcheck disable=SC2086
+	env --default-signal=INT $cmd >"$BATS_TEST_TMPDIR/stdout" 2>"$RSTWHY_ERR" </dev/null 3>&- &
+	pid=$!
+	RW_PIDS+=("$pid")
+	RSTWHY_PID=$pid
+	for ((i = 0; i < 600; i++)); do
+		scrape "$pp" "$m" 2>/dev/null && grep -q '^rstwhy_build_info' "$m" && break
+		kill -0 "$pid" 2>/dev/null || { _rw_show_file stderr "$RSTWHY_ERR"; fail "rstwhy exited"; }
+		sleep 0.1
+	done
+	start_prometheus "$pp" "$ALERTS"
+	# the gateway: backlog 8, accepts nothing while devices keep connecting, and the default
+	# tcp_abort_on_overflow=0 in its namespace: not a single RST
+	start_storm --accept-rate 0 --delay 1 --hold 600
+	wait_storm_line ready=1
+	[[ $(storm_kv abort_on_overflow) == 0 ]] || fail "tcp_abort_on_overflow is not 0 in the server namespace"
+	wait_alert RstwhyAcceptQueueFull ".labels.port == \"$STORM_PORT\" and .labels.netns == \"$ino\"" 300
+	wait_alert RstwhyListenOverflows ".labels.netns == \"$ino\"" 300
+	scrape "$pp" "$m"
+	grep -E "^rstwhy_listener_accept_queue\{netns=\"$ino\",port=\"$STORM_PORT\",family=\"ipv4\"\} 9$" "$m" ||
+		{ cat "$m"; fail "no accept queue at 9 (limit 8) for the gateway"; }
+	# no RST in the gateway's namespace: the alerts come from listener health alone
+	! grep -q "^rstwhy_rst_total{.*netns=\"$ino\"" "$m" || { cat "$m"; fail "RSTs counted in the server namespace"; }
+	[[ $(metric "$m" "rstwhy_kernel_out_rsts_total{netns=\"$ino\"}") == 0 ]] ||
+		{ cat "$m"; fail "the kernel counted RSTs in the server namespace"; }
+	stop_storm
+	stop_prometheus
+	stop_rstwhy
+}
+
+@test "prometheus: the same port refused in two namespaces gives two rstwhy_rst_total series; each namespace's TcpOutRsts beside its captured count" {
+	local pp m="$BATS_TEST_TMPDIR/metrics.txt" s c sino cino
+	make_hosts
+	sino=$(ns_inode "$SRV_NSPATH")
+	cino=$(ns_inode "$CLI_NSPATH")
+	pp=$(free_port)
+	start_rstwhy -q --prometheus "127.0.0.1:$pp"
+	run_scen flood 4 -n 30
+	((G_refused == 30)) || fail "flood in the server namespace: $G_refused of 30 refused"
+	# the same port, the roles swapped: refused in the client namespace
+	timeout "$RSTGEN_TIMEOUT" "$RSTGEN" flood --server-ns "$CLI_NSPATH" --client-ns "$SRV_NSPATH" \
+		-a "$CLI4" -c "$SRV4" -p "$SCEN_PORT" -n 20 >"$BATS_TEST_TMPDIR/g2.out" 2>&1 ||
+		{ cat "$BATS_TEST_TMPDIR/g2.out"; fail "rstgen flood in the client namespace"; }
+	grep -qx 'refused=20' "$BATS_TEST_TMPDIR/g2.out" || { cat "$BATS_TEST_TMPDIR/g2.out"; fail "not 20 refused"; }
+	s="rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\",netns=\"$sino\",runtime=\"\",container=\"\",pod_uid=\"\"}"
+	c="rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\",netns=\"$cino\",runtime=\"\",container=\"\",pod_uid=\"\"}"
+	wait_metric "$pp" "$s" 30 30
+	wait_metric "$pp" "$c" 20 30
+	wait_metric "$pp" "rstwhy_captured_rsts_total{netns=\"$sino\"}" 30 30
+	wait_metric "$pp" "rstwhy_captured_rsts_total{netns=\"$cino\"}" 20 30
+	# the kernel's own counters: the namespaces were made for this test, so exactly the floods
+	[[ $(metric "$m" "rstwhy_kernel_out_rsts_total{netns=\"$sino\"}") == 30 ]] ||
+		{ grep kernel_out "$m"; fail "TcpOutRsts of the server namespace is not 30"; }
+	[[ $(metric "$m" "rstwhy_kernel_out_rsts_total{netns=\"$cino\"}") == 20 ]] ||
+		{ grep kernel_out "$m"; fail "TcpOutRsts of the client namespace is not 20"; }
+	promtool check metrics <"$m" || fail "promtool check metrics failed"
+	stop_rstwhy
+}
+
+@test "promtool: RstwhyRstsNotCaptured fires on a captured/kernel gap, not where they agree" {
+	need_cmd promtool prometheus
+	local t="$BATS_TEST_TMPDIR/captured.test.yml"
+	cat >"$t" <<EOF
+rule_files: ['$ALERTS']
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      # netns 1: 100 RSTs a minute, all captured; netns 2: 100 a minute, 60 captured
+      - series: 'rstwhy_kernel_out_rsts_total{instance="h:9464",job="rstwhy",netns="1"}'
+        values: '500+100x40'
+      - series: 'rstwhy_captured_rsts_total{instance="h:9464",job="rstwhy",netns="1"}'
+        values: '0+100x40'
+      - series: 'rstwhy_kernel_out_rsts_total{instance="h:9464",job="rstwhy",netns="2"}'
+        values: '0+100x40'
+      - series: 'rstwhy_captured_rsts_total{instance="h:9464",job="rstwhy",netns="2"}'
+        values: '0+60x40'
+    alert_rule_test:
+      - eval_time: 5m
+        alertname: RstwhyRstsNotCaptured
+        exp_alerts: []
+      - eval_time: 25m
+        alertname: RstwhyRstsNotCaptured
+        exp_alerts:
+          - exp_labels: {severity: info, instance: "h:9464", job: rstwhy, netns: "2"}
+            exp_annotations:
+              summary: "400 RSTs in netns 2 not captured by rstwhy (10m)"
+              description: "The kernel of network namespace 2 counted 400 more RSTs in 10 minutes (TcpOutRsts) than rstwhy captured there: their causes are unknown. Look at rstwhy_events_lost_total and at rstwhy's closing summary in the journal."
+EOF
+	run promtool check rules "$ALERTS"
+	echo "$output"
+	((status == 0)) || fail "promtool check rules failed"
+	run promtool test rules "$t"
+	echo "$output"
+	((status == 0)) || fail "promtool test rules failed"
+}
+
 @test "promtool: check rules on contrib/prometheus/rstwhy-alerts.yml; unit tests of the gateway and lost-events alerts" {
 	need_cmd promtool prometheus
 	run promtool check rules "$ALERTS"
 	echo "$output"
 	((status == 0)) || fail "promtool check rules failed"
-	[[ $output == *"SUCCESS: 6 rules found"* ]] || fail "expected 6 rules"
+	[[ $output == *"SUCCESS: 7 rules found"* ]] || fail "expected 7 rules"
 
 	# promtool test rules: the alerts fire on the series rstwhy exports, and stay quiet
 	# when the queue has room
@@ -525,7 +656,7 @@ tests:
         values: '0+5x40'
       - series: 'rstwhy_events_lost_total{instance="h:9464",job="rstwhy"}'
         values: '0 0 0 10 10 10 10 10 10 10'
-      - series: 'rstwhy_rst_total{instance="h:9464",job="rstwhy",cause="accept-overflow",origin="tcp-stack",dir="sent",port="51244",port_side="local",owner="gateway"}'
+      - series: 'rstwhy_rst_total{instance="h:9464",job="rstwhy",cause="accept-overflow",origin="tcp-stack",dir="sent",port="51244",port_side="local",owner="gateway",netns="1",runtime="",container="",pod_uid=""}'
         values: '0+600x40'
     alert_rule_test:
       - eval_time: 30s
@@ -580,9 +711,10 @@ EOF
 	wait_metric "$pp" rstwhy_events_captured_total "$total" 15
 	grep '^rstwhy_rst_total' "$m" >&3 || true
 
-	local specific other sum line port val ns=0
+	local specific other sum line port val ns=0 ino
+	ino=$(ns_inode "$SRV_NSPATH")
 	specific=$(grep -c '^rstwhy_rst_total{.*port="[0-9]*"' "$m" || true)
-	other=$(grep -c '^rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other"}' "$m" || true)
+	other=$(grep -c '^rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other",netns="other",runtime="other",container="other",pod_uid="other"}' "$m" || true)
 	((specific == 2)) || { cat "$m"; fail "$specific port-specific series, expected 2"; }
 	((other == 1)) || { cat "$m"; fail "$other port=\"other\" series, expected 1"; }
 	sum=$(awk '/^rstwhy_rst_total\{/ { s += $2 } END { print s + 0 }' "$m")
@@ -603,22 +735,23 @@ EOF
 	for p in "${!want[@]}"; do
 		grep -q "port=\"$p\"" "$m" || folded=$p
 	done
-	oval=$(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other"}')
+	oval=$(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other",netns="other",runtime="other",container="other",pod_uid="other"}')
 	run_scen flood 4 -n 7 -p "$kept"
 	run_scen flood 4 -n 9 -p "$folded"
 	wait_metric "$pp" rstwhy_events_captured_total "$((total + 16))" 15
-	[[ $(metric "$m" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$kept\",port_side=\"local\",owner=\"\"}") == $((want[$kept] + 7)) ]] ||
+	[[ $(metric "$m" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$kept\",port_side=\"local\",owner=\"\",netns=\"$ino\",runtime=\"\",container=\"\",pod_uid=\"\"}") == $((want[$kept] + 7)) ]] ||
 		{ cat "$m"; fail "the series of port $kept did not grow by 7"; }
-	[[ $(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other"}') == $((oval + 9)) ]] ||
+	[[ $(metric "$m" 'rstwhy_rst_total{cause="no-listener",origin="tcp-stack",dir="sent",port="other",port_side="local",owner="other",netns="other",runtime="other",container="other",pod_uid="other"}') == $((oval + 9)) ]] ||
 		{ cat "$m"; fail "the other series did not grow by 9"; }
 	(($(grep -c '^rstwhy_rst_total{' "$m") == 3)) || { cat "$m"; fail "series count changed"; }
 	stop_rstwhy
 }
 
 @test "prometheus: a stuck scraper (connects, never sends) blocks neither tracing nor the next scrape" {
-	local pp n=5000 fd t0 t1 ms
+	local pp n=5000 fd t0 t1 ms ino
 	need_cmd curl curl
 	make_hosts
+	ino=$(ns_inode "$SRV_NSPATH")
 	pp=$(free_port)
 	start_rstwhy -q --prometheus "127.0.0.1:$pp" --netns "$SRV_NSPATH"
 	exec {fd}<>"/dev/tcp/127.0.0.1/$pp" || fail "cannot connect to 127.0.0.1:$pp"
@@ -631,7 +764,7 @@ EOF
 	# that scrape was answered while the stuck connection was still open
 	echo "# a scrape behind a stuck connection took $ms ms" >&3
 	exec {fd}>&-
-	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\"}" "$n" 10
+	wait_metric "$pp" "rstwhy_rst_total{cause=\"no-listener\",origin=\"tcp-stack\",dir=\"sent\",port=\"$SCEN_PORT\",port_side=\"local\",owner=\"\",netns=\"$ino\",runtime=\"\",container=\"\",pod_uid=\"\"}" "$n" 10
 	stop_rstwhy
 	[[ $(closing_captured) == "$n $n" ]] ||
 		{ _rw_show_file "rstwhy stderr" "$RSTWHY_ERR"; fail "the flood was not fully captured during the stuck scrape"; }
@@ -756,8 +889,8 @@ EOF
 
 @test "systemd unit: systemd-analyze verify; rstwhy works with exactly the unit's capability bounding set" {
 	local caps setcaps c pid ino
-	grep -qx 'ExecStart=/usr/local/sbin/rstwhy --quiet --prometheus 127.0.0.1:9464' "$UNIT" ||
-		fail "ExecStart is not 'rstwhy --quiet --prometheus 127.0.0.1:9464'"
+	grep -qx 'ExecStart=/usr/local/sbin/rstwhy --quiet --prometheus 127.0.0.1:9464 --watch-listeners all' "$UNIT" ||
+		fail "ExecStart is not 'rstwhy --quiet --prometheus 127.0.0.1:9464 --watch-listeners all'"
 	if command -v systemd-analyze >/dev/null; then
 		local d="$BATS_TEST_TMPDIR/unit"
 		mkdir -p "$d"
