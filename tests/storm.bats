@@ -854,7 +854,7 @@ EOF
 # --------------------------------------------------------------------------
 # bad input
 
-@test "bad input: --prometheus address in use (exit 1), bad addresses, --summary=0|abc, --prom-max-series 0 (exit 2), one line each" {
+@test "bad input: --prometheus address in use (exit 1), bad addresses, --summary=0|abc, --prom-max-series 0, --watch-listeners (exit 2), one line each" {
 	local pp out err rc a
 	pp=$(free_port)
 	# the port is taken by another rstwhy
@@ -873,7 +873,9 @@ EOF
 	for a in "--prometheus nonsense" "--prometheus 127.0.0.1:0" "--prometheus 127.0.0.1:65536" \
 		"--prometheus 127.0.0.1:" "--prometheus 127.0.0.1:http" "--prometheus [::1:9464" \
 		"--summary=0" "--summary=abc" "--summary=-2" "--prom-max-series 0" \
-		"--prom-max-series x"; do
+		"--prom-max-series x" "--watch-listeners all" "--summary --watch-listeners 0" \
+		"--summary --watch-listeners 80,x" "--summary --watch-listeners 80," \
+		"--summary --watch-listeners 70000" "--summary --watch-listeners none"; do
 		rc=0
 		# shellcheck disable=SC2086
 		timeout 30 "$RSTWHY" $a >"$out" 2>"$err" </dev/null || rc=$?
