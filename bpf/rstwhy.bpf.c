@@ -50,6 +50,12 @@ const volatile bool no_egress_watch = false;	/* net_dev_queue is not attached */
 const volatile bool v6_nosk_ambiguous = false;
 const volatile bool hook_has_reason = false;	/* tcp_v4_send_reset(sk, skb, reason): 6.10+ */
 const volatile bool want_ustack = false;	/* -u: user stacks of active resets (needs BTF) */
+/*
+ * Socket records live in socket-local storage (freed with the socket: no destroy hook, no
+ * LRU) when every program that reads or writes them can use it (tp_btf and fentry); the
+ * sockets hash map keyed by address is the fallback. Set by user space after probing.
+ */
+const volatile bool use_sk_storage = false;
 
 /*
  * Filters decided here so that what is not shown costs no record, no stack and no user-space
@@ -93,13 +99,21 @@ struct sk_info {
 	__u8 pad[4];
 };
 
-/* owner and last state per socket, keyed by the socket's address */
+/* owner and last state per socket, keyed by the socket's address (without sk_owners) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u64);
 	__type(value, struct sk_info);
 } sockets SEC(".maps");
+
+/* the same record in the socket's own storage */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sk_info);
+} sk_owners SEC(".maps");
 
 #define tuple_key rw_tuple_key
 #define owner_rec rw_owner_rec
@@ -195,13 +209,25 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
+/*
+ * The current thread (pid, thread) and its process (tgid, comm: the thread-group leader's
+ * name, what ps shows). Only a thread other than the leader costs a read more.
+ */
 static __always_inline void fill_task(struct rw_task *t)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
 	t->pid = (__u32)id;
 	t->tgid = id >> 32;
-	bpf_get_current_comm(t->comm, sizeof(t->comm));
+	bpf_get_current_comm(t->thread, sizeof(t->thread));
+	if (t->pid == t->tgid) {
+		__builtin_memcpy(t->comm, t->thread, sizeof(t->comm));
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+		if (BPF_CORE_READ_INTO(&t->comm, task, group_leader, comm))
+			__builtin_memcpy(t->comm, t->thread, sizeof(t->comm));
+	}
 }
 
 /*
@@ -245,19 +271,28 @@ static __always_inline bool comm_is(const char *c)
 	return true;
 }
 
+/*
+ * Programs with BTF pointers (tp_btf, fentry: btf is a compile-time constant) read the
+ * socket with plain loads; the others go through bpf_probe_read_kernel.
+ */
+#define SK_READ(btf, sk, field) ((btf) ? (sk)->field : BPF_CORE_READ(sk, field))
+
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
-static __always_inline bool sk_is_tcp_inet(const struct sock *sk)
+static __always_inline bool sk_is_tcp_inet(const struct sock *sk, bool btf)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = SK_READ(btf, sk, __sk_common.skc_family);
 	__u16 proto;
 
 	if (family != AF_INET && family != AF_INET6)
 		return false;
-	proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+	if (btf)
+		proto = BPF_CORE_READ_BITFIELD(sk, sk_protocol);
+	else
+		proto = BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 	return proto == IPPROTO_TCP;
 }
 
@@ -273,6 +308,39 @@ static __always_inline void sk_ports(const struct sock *sk, __u8 state, __u16 *l
 	else
 		*lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	*rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* the socket's record, created on demand: socket-local storage or the hash map */
+static __always_inline struct sk_info *sk_info_get(const struct sock *sk, bool btf, bool create)
+{
+	__u64 key = (__u64)sk;
+	struct sk_info zero = {};
+
+	if (btf && use_sk_storage)
+		return bpf_sk_storage_get(&sk_owners, (struct sock *)sk, 0,
+					  create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	if (create) {
+		struct sk_info *cur = bpf_map_lookup_elem(&sockets, &key);
+
+		if (cur)
+			return cur;
+		bpf_map_update_elem(&sockets, &key, &zero, BPF_NOEXIST);
+	}
+	return bpf_map_lookup_elem(&sockets, &key);
+}
+
+/* a new socket at this address: start a fresh record (hash map: forget the old one) */
+static __always_inline struct sk_info *sk_info_new(const struct sock *sk, bool btf)
+{
+	struct sk_info *cur;
+	__u64 key = (__u64)sk;
+
+	if (!(btf && use_sk_storage))
+		bpf_map_delete_elem(&sockets, &key);
+	cur = sk_info_get(sk, btf, true);
+	if (cur)
+		__builtin_memset(cur, 0, sizeof(*cur));
+	return cur;
 }
 
 /* local/remote tuple of any socket (full, timewait or request: all start with sock_common) */
@@ -291,29 +359,30 @@ static __always_inline void sk_tuple(const struct sock *sk, struct tuple_key *k)
 	}
 }
 
-static __always_inline void record_owner(const struct sock *sk, bool overwrite)
+/*
+ * The process acting on the socket in process context holds it: it becomes the owner. A
+ * process seen again costs one lookup and a compare.
+ */
+static __always_inline void set_owner(struct sk_info *cur)
 {
-	__u64 key = (__u64)sk;
-	struct sk_info *cur, info = {};
-	__u64 id = bpf_get_current_pid_tgid();
-
-	cur = bpf_map_lookup_elem(&sockets, &key);
-	if (cur) {
-		if (cur->has_owner && (!overwrite || cur->owner.tgid == (id >> 32)))
-			return;
-		fill_task(&cur->owner);
-		cur->cgroup_id = bpf_get_current_cgroup_id();
-		cur->in_cgroup = owner_in_cgroup();
-		cur->has_owner = 1;
-		count(RW_CNT_OWNER_SET);
-		return;
-	}
-	fill_task(&info.owner);
-	info.cgroup_id = bpf_get_current_cgroup_id();
-	info.in_cgroup = owner_in_cgroup();
-	info.has_owner = 1;
-	bpf_map_update_elem(&sockets, &key, &info, BPF_ANY);
+	fill_task(&cur->owner);
+	cur->cgroup_id = bpf_get_current_cgroup_id();
+	cur->in_cgroup = owner_in_cgroup();
+	cur->has_owner = 1;
 	count(RW_CNT_OWNER_SET);
+}
+
+static __always_inline void record_owner(const struct sock *sk, bool btf)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct sk_info *cur = sk_info_get(sk, btf, false);
+
+	if (cur && cur->has_owner && cur->owner.tgid == tgid)
+		return;
+	if (!cur)
+		cur = sk_info_get(sk, btf, true);
+	if (cur)
+		set_owner(cur);
 }
 
 static __always_inline void record_listener(const struct sock *sk)
@@ -331,43 +400,66 @@ static __always_inline void record_listener(const struct sock *sk)
 	bpf_map_update_elem(&listeners, &k, &o, BPF_ANY);
 }
 
-static __always_inline int on_set_state(const struct sock *sk, int oldstate, int newstate)
+/*
+ * The moves that end a connection the ordinary way: no RST can follow them in the same call,
+ * so the state before CLOSE need not be kept for a socket that has no record yet.
+ */
+static __always_inline bool quiet_close(int oldstate)
 {
-	__u64 key = (__u64)sk;
-	struct sk_info *cur, info = {};
+	return oldstate == TCP_LAST_ACK || oldstate == TCP_FIN_WAIT2 || oldstate == TCP_CLOSING ||
+	       oldstate == TCP_TIME_WAIT;
+}
 
-	if (!sk_is_tcp_inet(sk))
+static __always_inline int on_set_state(const struct sock *sk, int oldstate, int newstate,
+					bool btf)
+{
+	struct sk_info *cur;
+
+	/* most moves need nothing: decide on the arguments before reading the socket */
+	switch (newstate) {
+	case TCP_LISTEN:
+	case TCP_SYN_SENT:
+	case TCP_FIN_WAIT1:
+	case TCP_LAST_ACK:
+	case TCP_CLOSE:
+		break;
+	case TCP_SYN_RECV:
+		/* a new child (softirq): forget whatever used this address before */
+		if (!(btf && use_sk_storage) && oldstate != TCP_SYN_SENT &&
+		    sk_is_tcp_inet(sk, btf)) {
+			__u64 key = (__u64)sk;
+
+			bpf_map_delete_elem(&sockets, &key);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+	if (!sk_is_tcp_inet(sk, btf))
 		return 0;
 
 	switch (newstate) {
 	case TCP_LISTEN:	/* listen(): process context */
-		bpf_map_delete_elem(&sockets, &key);
-		record_owner(sk, true);
+		cur = sk_info_new(sk, btf);
+		if (cur)
+			set_owner(cur);
 		record_listener(sk);
 		break;
 	case TCP_SYN_SENT:	/* connect(): process context */
-		bpf_map_delete_elem(&sockets, &key);
-		record_owner(sk, true);
-		cur = bpf_map_lookup_elem(&sockets, &key);
-		if (cur)
+		cur = sk_info_new(sk, btf);
+		if (cur) {
+			set_owner(cur);
 			cur->client = 1;
+		}
 		break;
-	case TCP_SYN_RECV:
-		/* a new child (softirq): forget whatever used this address before */
-		if (oldstate != TCP_SYN_SENT)
-			bpf_map_delete_elem(&sockets, &key);
-		break;
-	case TCP_FIN_WAIT1:	/* close()/shutdown(): process context */
+	case TCP_FIN_WAIT1:	/* close()/shutdown(): process context, the closer holds it */
 	case TCP_LAST_ACK:
-		record_owner(sk, false);
+		record_owner(sk, btf);
 		break;
 	case TCP_CLOSE:
-		cur = bpf_map_lookup_elem(&sockets, &key);
-		if (!cur) {
-			info.prev_state = oldstate;
-			bpf_map_update_elem(&sockets, &key, &info, BPF_ANY);
+		cur = sk_info_get(sk, btf, !quiet_close(oldstate));
+		if (!cur)
 			break;
-		}
 		cur->prev_state = oldstate;
 		/* the socket may live on as a timewait socket: keep its owner by 4-tuple */
 		if (cur->has_owner && (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
@@ -392,19 +484,19 @@ static __always_inline int on_set_state(const struct sock *sk, int oldstate, int
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(rw_set_state, const struct sock *sk, int oldstate, int newstate)
 {
-	return on_set_state(sk, oldstate, newstate);
+	return on_set_state(sk, oldstate, newstate, true);
 }
 
 SEC("raw_tp/inet_sock_set_state")
 int BPF_PROG(rw_set_state_raw, const struct sock *sk, int oldstate, int newstate)
 {
-	return on_set_state(sk, oldstate, newstate);
+	return on_set_state(sk, oldstate, newstate, false);
 }
 
-/* send/recv on a socket: process context, the caller owns the socket */
+/* send/recv on a socket: process context, the caller holds the socket */
 static __always_inline int on_sock_io(const struct sock *sk)
 {
-	if (sk && sk_is_tcp_inet(sk))
+	if (sk && sk_is_tcp_inet(sk, true))
 		record_owner(sk, true);
 	return 0;
 }
@@ -442,8 +534,8 @@ static __always_inline int on_accept_exit(long fd)
 	if (!sock || BPF_CORE_READ(sock, file) != file)
 		return 0;
 	sk = BPF_CORE_READ(sock, sk);
-	if (sk && sk_is_tcp_inet(sk))
-		record_owner(sk, true);
+	if (sk && sk_is_tcp_inet(sk, false))
+		record_owner(sk, false);
 	return 0;
 }
 
@@ -541,10 +633,9 @@ static __always_inline void copy_owner(struct rw_event *e, const struct rw_task 
 		e->flags |= RW_F_IN_CGROUP;
 }
 
-static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
+static __always_inline void read_sock(struct rw_event *e, const struct sock *sk, bool btf)
 {
 	struct tuple_key k = {};
-	__u64 key = (__u64)sk;
 	struct sk_info *info;
 	struct owner_rec *o;
 
@@ -596,7 +687,7 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk)
 			e->flags |= RW_F_DEAD;
 		if (bpf_core_field_exists(tp->is_mptcp) && BPF_CORE_READ_BITFIELD_PROBED(tp, is_mptcp))
 			e->flags |= RW_F_MPTCP;
-		info = bpf_map_lookup_elem(&sockets, &key);
+		info = sk_info_get(sk, btf, false);
 		if (info) {
 			if (info->prev_state) {
 				e->prev_state = info->prev_state;
@@ -762,14 +853,17 @@ static __always_inline int add_to_agg(void *ctx, const struct rw_event *e, bool 
 	k.linger0 = (e->flags & RW_F_LINGER) && !e->lingertime;
 	k.linger2_neg = e->linger2 < 0;
 	k.owner_src = e->owner_src;
+	/* per process, not per thread: fewer keys */
 	if (e->flags & RW_F_OWNER) {
 		k.owner = e->owner;
 		k.owner.pid = k.owner.tgid;
 		k.cgroup_id = e->cgroup_id;
+		__builtin_memset(k.owner.thread, 0, sizeof(k.owner.thread));
 	}
 	if (!(e->flags & RW_F_SKB) && e->type == RW_EV_SENT) {
 		k.actor = e->actor;
 		k.actor.pid = k.actor.tgid;
+		__builtin_memset(k.actor.thread, 0, sizeof(k.actor.thread));
 	}
 	v = bpf_map_lookup_elem(&agg, &k);
 	if (v)
@@ -860,7 +954,8 @@ static __noinline int capture_ustack(void *ctx, const struct sock *sk)
 }
 
 static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
-					 const struct sk_buff *skb, __u32 reason, bool has_reason)
+					 const struct sk_buff *skb, __u32 reason, bool has_reason,
+					 bool btf)
 {
 	struct rw_event *e;
 	__u32 netns;
@@ -895,7 +990,7 @@ static __always_inline int on_send_reset(void *ctx, const struct sock *sk,
 		e->reason = reason;
 	}
 	if (sk)
-		read_sock(e, sk);
+		read_sock(e, sk, btf);
 	if (skb)
 		read_skb(e, skb);
 	fill_task(&e->actor);
@@ -956,7 +1051,7 @@ int BPF_PROG(rw_send_reset, const struct sock *sk, const struct sk_buff *skb)
 		return 0;
 	if (reason_arg)
 		reason = (__u32)ctx[2];
-	return on_send_reset(ctx, sk, skb, reason, reason_arg);
+	return on_send_reset(ctx, sk, skb, reason, reason_arg, true);
 }
 
 SEC("raw_tp/tcp_send_reset")
@@ -968,7 +1063,7 @@ int BPF_PROG(rw_send_reset_raw, const struct sock *sk, const struct sk_buff *skb
 		return 0;
 	if (reason_arg)
 		reason = (__u32)ctx[2];
-	return on_send_reset(ctx, sk, skb, reason, reason_arg);
+	return on_send_reset(ctx, sk, skb, reason, reason_arg, false);
 }
 
 /* classic tracepoints: the record's first fields are the same on every kernel since 4.15 */
@@ -997,13 +1092,13 @@ int rw_send_reset_tp(struct tp_sk_skb *ctx)
 
 	if (passive_by_hook && skb)
 		return 0;
-	return on_send_reset(ctx, ctx->skaddr, skb, 0, false);
+	return on_send_reset(ctx, ctx->skaddr, skb, 0, false, false);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int rw_set_state_tp(struct tp_set_state *ctx)
 {
-	return on_set_state(ctx->skaddr, ctx->oldstate, ctx->newstate);
+	return on_set_state(ctx->skaddr, ctx->oldstate, ctx->newstate, false);
 }
 
 SEC("tracepoint/tcp/tcp_destroy_sock")
@@ -1063,7 +1158,7 @@ int BPF_PROG(rw_v4_reset_fentry, const struct sock *sk, struct sk_buff *skb)
 
 	if (!v4_reset_sent(sk, skb))
 		return 0;
-	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason, true);
 }
 
 SEC("fentry/tcp_v6_send_reset")
@@ -1073,7 +1168,7 @@ int BPF_PROG(rw_v6_reset_fentry, const struct sock *sk, struct sk_buff *skb)
 
 	if (!v6_reset_sent(skb))
 		return 0;
-	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason, true);
 }
 
 SEC("kprobe/tcp_v4_send_reset")
@@ -1083,7 +1178,7 @@ int BPF_KPROBE(rw_v4_reset_kprobe, const struct sock *sk, struct sk_buff *skb)
 
 	if (!v4_reset_sent(sk, skb))
 		return 0;
-	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason, false);
 }
 
 SEC("kprobe/tcp_v6_send_reset")
@@ -1093,10 +1188,10 @@ int BPF_KPROBE(rw_v6_reset_kprobe, const struct sock *sk, struct sk_buff *skb)
 
 	if (!v6_reset_sent(skb))
 		return 0;
-	return on_send_reset(ctx, sk, skb, reason, hook_has_reason);
+	return on_send_reset(ctx, sk, skb, reason, hook_has_reason, false);
 }
 
-static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
+static __always_inline int on_receive_reset(void *ctx, const struct sock *sk, bool btf)
 {
 	struct rw_event *e;
 	__u32 netns;
@@ -1115,7 +1210,7 @@ static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
 	e->type = RW_EV_RECV;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->skaddr = (__u64)sk;
-	read_sock(e, sk);
+	read_sock(e, sk, btf);
 	/* a received RST travels the other way: the peer is its source */
 	{
 		__u8 tmp[16];
@@ -1147,19 +1242,19 @@ static __always_inline int on_receive_reset(void *ctx, const struct sock *sk)
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(rw_recv_reset, struct sock *sk)
 {
-	return on_receive_reset(ctx, sk);
+	return on_receive_reset(ctx, sk, true);
 }
 
 SEC("raw_tp/tcp_receive_reset")
 int BPF_PROG(rw_recv_reset_raw, struct sock *sk)
 {
-	return on_receive_reset(ctx, sk);
+	return on_receive_reset(ctx, sk, false);
 }
 
 SEC("tracepoint/tcp/tcp_receive_reset")
 int rw_recv_reset_tp(struct tp_sk *ctx)
 {
-	return on_receive_reset(ctx, (struct sock *)ctx->skaddr);
+	return on_receive_reset(ctx, (struct sock *)ctx->skaddr, false);
 }
 
 #define ETH_P_IP	0x0800
@@ -1197,20 +1292,21 @@ static __always_inline bool egress_wanted(const unsigned char *th, __u16 proto, 
 	return task_wanted(&t, owner_in_cgroup());
 }
 
-static __always_inline int on_dev_queue(const struct sk_buff *skb)
+static __always_inline int on_dev_queue(const struct sk_buff *skb, bool btf)
 {
-	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	__u16 proto = bpf_ntohs(SK_READ(btf, skb, protocol));
 	unsigned char *head;
 	__u16 nh, off;
-	__u8 ipb[40], tflags;
+	/* the IP header and the TCP header up to its flags in one read (no IP options) */
+	__u8 ipb[56], tflags;
 	const struct sock *sk;
 	struct rw_pkt *p;
-	__u32 netns, kind, len, cap;
+	__u32 netns, kind, len, cap, fi;
 
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		return 0;
-	head = BPF_CORE_READ(skb, head);
-	nh = BPF_CORE_READ(skb, network_header);
+	head = SK_READ(btf, skb, head);
+	nh = SK_READ(btf, skb, network_header);
 	if (bpf_probe_read_kernel(ipb, sizeof(ipb), head + nh))
 		return 0;
 	if (proto == ETH_P_IP) {
@@ -1223,7 +1319,12 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb)
 			return 0;
 		off = 40;
 	}
-	if (bpf_probe_read_kernel(&tflags, 1, head + nh + off + 13) || !(tflags & 0x04))
+	fi = off + 13;
+	if (fi < sizeof(ipb))
+		tflags = ipb[fi];
+	else if (bpf_probe_read_kernel(&tflags, 1, head + nh + fi))
+		return 0;
+	if (!(tflags & 0x04))
 		return 0;
 	if (BPF_CORE_READ(skb, skb_iif))
 		return 0;
@@ -1321,17 +1422,17 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb)
 SEC("tp_btf/net_dev_queue")
 int BPF_PROG(rw_dev_queue, struct sk_buff *skb)
 {
-	return on_dev_queue(skb);
+	return on_dev_queue(skb, true);
 }
 
 SEC("raw_tp/net_dev_queue")
 int BPF_PROG(rw_dev_queue_raw, struct sk_buff *skb)
 {
-	return on_dev_queue(skb);
+	return on_dev_queue(skb, false);
 }
 
 SEC("tracepoint/net/net_dev_queue")
 int rw_dev_queue_tp(struct tp_sk *ctx)
 {
-	return on_dev_queue((const struct sk_buff *)ctx->skaddr);
+	return on_dev_queue((const struct sk_buff *)ctx->skaddr, false);
 }

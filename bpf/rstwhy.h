@@ -71,7 +71,8 @@ enum rw_counter {
 struct rw_task {
 	__u32 pid;		/* thread id */
 	__u32 tgid;		/* process id */
-	char comm[RW_COMM_LEN];
+	char comm[RW_COMM_LEN];		/* the process's name: its thread-group leader's comm */
+	char thread[RW_COMM_LEN];	/* the thread's own comm */
 };
 
 /* key of the 4-tuple owner map (timewait stand-ins, sockets found in /proc at start) */

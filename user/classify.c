@@ -344,5 +344,6 @@ void rw_classify(const struct rw_evidence *given, struct rw_verdict *out)
 	 * active reset from a timer or softirq has no actor either.
 	 */
 	out->actor_valid = !ev->has_skb && ev->has_stack && !has(ev, FN_IRQ_CONTEXT);
-	out->owner_is_actor = owner_is_actor && out->actor_valid && !ev->owner_known;
+	/* the last closer holds the socket whoever held it before */
+	out->owner_is_actor = owner_is_actor && out->actor_valid;
 }

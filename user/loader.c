@@ -203,8 +203,15 @@ static const char *gap_misses(void)
 	return buf;
 }
 
-static bool hook_wanted(const struct hook_def *h, const struct loader_opts *o)
+static bool hook_wanted(const struct loader *l, const struct hook_def *h,
+			const struct loader_opts *o)
 {
+	/*
+	 * Socket-local storage goes with the socket (nothing to forget on destroy), and classic
+	 * syscall tracepoints cannot reach it.
+	 */
+	if (l->sk_storage && (h->cls == HC_SYSCALL || h->tp == KTP_DESTROY_SOCK))
+		return false;
 	return h->need == NEED_RECV ? o->recv : h->need == NEED_EGRESS ? o->egress : true;
 }
 
@@ -276,7 +283,7 @@ static int choose(struct loader *l, const struct loader_opts *o, const struct ki
 		int idx, e;
 
 		todo[i] = T_SKIP;
-		if (!hook_wanted(h, o))
+		if (!hook_wanted(l, h, o))
 			continue;
 		k = hook_kind(h, l->flavor, l->passive, &idx);
 		if (!k->attach)
@@ -351,6 +358,7 @@ static void configure(struct loader *l, const struct loader_opts *o, const struc
 	skel->rodata->passive_by_hook = hooked;
 	skel->rodata->hook_has_reason = ki->v4_reset_args >= 3;
 	skel->rodata->aggregate = o->aggregate;
+	skel->rodata->use_sk_storage = l->sk_storage;
 	skel->rodata->no_egress_watch = !o->egress;
 	skel->rodata->v6_nosk_ambiguous = l->gap;
 	/* the task's user registers come through a BTF-typed helper: not for classic tracepoints */
@@ -367,9 +375,9 @@ static void configure(struct loader *l, const struct loader_opts *o, const struc
 	}
 }
 
-static int try_plan(struct loader *l, const struct loader_opts *o, const struct kinfo *ki,
-		    const struct ksyms *ks, enum tp_flavor fl, enum attach_mode passive,
-		    char *err, size_t errlen)
+static int try_plan_sks(struct loader *l, const struct loader_opts *o, const struct kinfo *ki,
+			const struct ksyms *ks, enum tp_flavor fl, enum attach_mode passive,
+			bool sks, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = ki->btf_path);
 	enum todo todo[NHOOKS];
@@ -385,6 +393,7 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 	}
 	l->flavor = fl;
 	l->passive = passive;
+	l->sk_storage = sks;
 	configure(l, o, ki);
 	bpf_object__for_each_program(p, l->skel->obj)
 		bpf_program__set_autoload(p, false);
@@ -423,6 +432,21 @@ static int try_plan(struct loader *l, const struct loader_opts *o, const struct 
 fail:
 	destroy(l);
 	return e;
+}
+
+/*
+ * Socket-local storage needs BTF pointers in every program that reads or writes a socket's
+ * record (tp_btf and fentry, not raw_tp, tracepoints or kprobes) and a kernel that lets
+ * tracing programs use it: tried for real, the hash map keyed by socket address otherwise.
+ */
+static int try_plan(struct loader *l, const struct loader_opts *o, const struct kinfo *ki,
+		    const struct ksyms *ks, enum tp_flavor fl, enum attach_mode passive,
+		    char *err, size_t errlen)
+{
+	if (fl == TPF_BTF && passive != ATTACH_KPROBE &&
+	    !try_plan_sks(l, o, ki, ks, fl, passive, true, err, errlen))
+		return 0;
+	return try_plan_sks(l, o, ki, ks, fl, passive, false, err, errlen);
 }
 
 int loader_start(struct loader *l, const struct loader_opts *o, const struct kinfo *ki,

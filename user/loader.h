@@ -78,6 +78,7 @@ struct loader {
 	bool gap;			/* resets with no full socket are not seen */
 	bool reason;			/* the kernel's sk_rst_reason is recorded */
 	bool aggregate;			/* counting in the kernel's agg map */
+	bool sk_storage;		/* socket records in socket-local storage */
 	bool ustack_asked;		/* -u */
 	bool ustack;			/* user stacks are recorded (not with classic tracepoints) */
 	int nhooks;

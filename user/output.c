@@ -53,7 +53,8 @@ void json_container(FILE *f, const struct container *c)
 	fputc('}', f);
 }
 
-static void json_task(FILE *f, bool valid, const struct rw_task *t)
+/* pid and comm: the process; the actor also names its thread (tid, thread) */
+static void json_task(FILE *f, bool valid, const struct rw_task *t, bool thread)
 {
 	char comm[RW_COMM_LEN + 1];
 
@@ -65,6 +66,11 @@ static void json_task(FILE *f, bool valid, const struct rw_task *t)
 	comm[RW_COMM_LEN] = 0;
 	fprintf(f, "{\"pid\":%u,\"comm\":", t->tgid);
 	json_str(f, comm);
+	if (thread) {
+		memcpy(comm, t->thread[0] ? t->thread : t->comm, RW_COMM_LEN);
+		fprintf(f, ",\"tid\":%u,\"thread\":", t->pid ? t->pid : t->tgid);
+		json_str(f, comm);
+	}
 	fputc('}', f);
 }
 
@@ -207,9 +213,9 @@ static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *
 	else
 		fputs("null", f);
 	fputs(",\"owner\":", f);
-	json_task(f, r->has_owner, &r->owner);
+	json_task(f, r->has_owner, &r->owner, false);
 	fputs(",\"actor\":", f);
-	json_task(f, r->has_actor, &r->actor);
+	json_task(f, r->has_actor, &r->actor, true);
 	fputs(",\"container\":", f);
 	json_container(f, r->ct);
 	if (r->has_seq) {

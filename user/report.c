@@ -140,8 +140,11 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 		r->has_actor = true;
 		r->actor = e->actor;
 	}
-	/* the application closed a socket we never saw it use: it held the descriptor */
-	if (!r->has_owner && r->v.owner_is_actor) {
+	/*
+	 * The application closed (or disconnected) the socket and the RST went out from that
+	 * call: the closing process held it then, whoever accepted or used it before.
+	 */
+	if (r->v.owner_is_actor) {
 		r->has_owner = true;
 		r->owner = e->actor;
 		r->owner_from = OWNER_FROM_ACTOR;
