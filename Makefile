@@ -178,10 +178,10 @@ test-kernels: deps-kernels
 	$(MAKE) --no-print-directory static
 	tools/kernel-matrix.sh
 
-# measurement (issue 5): `make bench` compares rstwhy's overhead with an untraced run and a
-# bpftrace one-liner (about 5 minutes); `make soak` runs rstwhy for SOAK_SECS (600) seconds
+# measurement: `make bench` compares rstwhy's overhead with an untraced run and a bpftrace
+# one-liner, in RST floods and in steady state with real servers (about 15 minutes); `make soak` runs rstwhy for SOAK_SECS (600) seconds
 # under a million connections and checks memory and losses (not part of CI)
-DEB_BENCH := bpftrace jq iproute2 time util-linux
+DEB_BENCH := bpftrace jq iproute2 time util-linux nginx-light wrk redis-server redis-tools
 .PHONY: bench soak deps-bench
 
 deps-bench:
@@ -190,6 +190,7 @@ deps-bench:
 bench: deps-bench
 	$(MAKE) --no-print-directory all
 	tools/bench.sh
+	tools/bench-steady.sh
 
 soak: deps-bench
 	$(MAKE) --no-print-directory all
