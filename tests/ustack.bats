@@ -182,7 +182,9 @@ assert_named_close() {
 	EV=$(jq -c 'select(.cause == "close-linger0")' "$EVENTS" | head -n1)
 	[[ -n $EV ]] || { _rw_show_file events "$EVENTS"; fail "no close-linger0 event"; }
 	jq -e --argjson p "$jvm" '.owner.pid == $p and .actor.pid == $p and
-		(.actor.comm | startswith("gw-pool-")) and .user_stack_tid != $p and
+		.owner.comm == "java" and .actor.comm == "java" and
+		(.actor.thread | startswith("gw-pool-")) and .actor.tid == .user_stack_tid and
+		.user_stack_tid != $p and
 		any(.user_stack[]; (.sym // "") | test("Gateway\\.rejectDeviceOverCapacity"))' \
 		<<<"$EV" >/dev/null || fail "Java event: $EV"
 }

@@ -328,7 +328,7 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 		}
 	}
 	if (r->ustack)
-		ustack_table(f, r->ustack, r->actor.comm);
+		ustack_table(f, r->ustack, r->actor.thread[0] ? r->actor.thread : r->actor.comm);
 }
 
 void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r)
