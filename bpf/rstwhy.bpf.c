@@ -1301,7 +1301,7 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb, bool btf)
 	__u8 ipb[56], tflags;
 	const struct sock *sk;
 	struct rw_pkt *p;
-	__u32 netns, kind, len, cap, fi;
+	__u32 netns, kind, len, cap;
 
 	if (proto != ETH_P_IP && proto != ETH_P_IPV6)
 		return 0;
@@ -1319,10 +1319,12 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb, bool btf)
 			return 0;
 		off = 40;
 	}
-	fi = off + 13;
-	if (fi < sizeof(ipb))
-		tflags = ipb[fi];
-	else if (bpf_probe_read_kernel(&tflags, 1, head + nh + fi))
+	/* constant indexes: older verifiers refuse a variable offset into the stack */
+	if (off == 20)
+		tflags = ipb[33];
+	else if (off == 40)
+		tflags = ipb[53];
+	else if (bpf_probe_read_kernel(&tflags, 1, head + nh + off + 13))
 		return 0;
 	if (!(tflags & 0x04))
 		return 0;
