@@ -142,9 +142,10 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 	}
 	/*
 	 * The application closed (or disconnected) the socket and the RST went out from that
-	 * call: the closing process held it then, whoever accepted or used it before.
+	 * call: the closing process held it then, whoever accepted or used it before (where the
+	 * record already names that process, owner_from keeps saying how it was found).
 	 */
-	if (r->v.owner_is_actor) {
+	if (r->v.owner_is_actor && (!r->has_owner || r->owner.tgid != e->actor.tgid)) {
 		r->has_owner = true;
 		r->owner = e->actor;
 		r->owner_from = OWNER_FROM_ACTOR;
