@@ -22,7 +22,5 @@ void json_container(FILE *f, const struct container *c);
 void owner_str(char *buf, size_t len, uint32_t pid, const char *comm, const struct container *c);
 /* s as a JSON string, quoted and escaped */
 void json_str(FILE *f, const char *s);
-/* TCP flags as letters, e.g. "SA" (SYN+ACK); buf >= 9 bytes */
-void tcp_flags_str(unsigned int flags, char *buf);
 
 #endif
