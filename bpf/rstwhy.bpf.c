@@ -645,11 +645,7 @@ static __always_inline void note_stack_rst(const struct rw_event *e)
 	k.netns = e->netns;
 	k.sport = e->sport;
 	k.dport = e->dport;
-	/* RFC 793: seq = the segment's ACK, or ACK the whole segment */
-	if (e->in_flags & 0x10)
-		k.seq = e->in_ack;
-	else
-		k.ack = e->in_seq + e->in_payload + !!(e->in_flags & 0x02) + !!(e->in_flags & 0x01);
+	RW_RST_ANSWER(e->in_flags, e->in_seq, e->in_ack, e->in_payload, k.seq, k.ack);
 	__builtin_memcpy(k.saddr, e->saddr, 16);
 	__builtin_memcpy(k.daddr, e->daddr, 16);
 	bpf_map_update_elem(&stack_rsts, &k, &one, BPF_ANY);
@@ -1025,7 +1021,7 @@ static __always_inline bool incoming_rst(const struct sk_buff *skb)
 	__u8 flags = 0;
 
 	bpf_probe_read_kernel(&flags, 1, head + th + 13);
-	return flags & 0x04;
+	return flags & TF_RST;
 }
 
 static __always_inline bool v4_reset_sent(const struct sock *sk, const struct sk_buff *skb)
@@ -1222,7 +1218,7 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb)
 			return 0;
 		off = 40;
 	}
-	if (bpf_probe_read_kernel(&tflags, 1, head + nh + off + 13) || !(tflags & 0x04))
+	if (bpf_probe_read_kernel(&tflags, 1, head + nh + off + 13) || !(tflags & TF_RST))
 		return 0;
 	if (BPF_CORE_READ(skb, skb_iif))
 		return 0;
@@ -1239,7 +1235,7 @@ static __always_inline int on_dev_queue(const struct sk_buff *skb)
 		k.dport = bpf_ntohs(((__u16 *)w)[1]);
 		bpf_probe_read_kernel(w, 8, head + nh + off + 4);
 		k.seq = bpf_ntohl(w[0]);
-		k.ack = (tflags & 0x10) ? bpf_ntohl(w[1]) : 0;
+		k.ack = (tflags & TF_ACK) ? bpf_ntohl(w[1]) : 0;
 		__builtin_memcpy(k.saddr, ipb + 8, 16);
 		__builtin_memcpy(k.daddr, ipb + 24, 16);
 		if (bpf_map_lookup_elem(&stack_rsts, &k)) {

@@ -27,6 +27,26 @@ enum rw_egress_kind {
 	RW_EG_AMBIGUOUS = 6,	/* IPv6, no socket, and the stack's own could not be noted */
 };
 
+/* TCP header flag bits (byte 13 of the header), for the BPF programs and user space alike */
+#define TF_FIN 0x01
+#define TF_SYN 0x02
+#define TF_RST 0x04
+#define TF_PSH 0x08
+#define TF_ACK 0x10
+#define TF_URG 0x20
+
+/*
+ * The RST that answers a segment (RFC 793 section 3.4): if the segment carries an ACK, the
+ * RST's sequence number is that ACK and it has no ACK of its own; otherwise seq is 0 and it
+ * acknowledges the whole segment (payload, plus one each for SYN and FIN). Returns the RST's
+ * flags. A macro on plain integers, so the BPF programs and user space share it.
+ */
+#define RW_RST_ANSWER(in_flags, in_seq, in_ack, in_payload, seq, ack)			\
+	(((in_flags) & TF_ACK) ?							\
+	 ((seq) = (in_ack), (ack) = 0, TF_RST) :					\
+	 ((seq) = 0, (ack) = (in_seq) + (in_payload) + !!((in_flags) & TF_SYN) +	\
+		  !!((in_flags) & TF_FIN), TF_RST | TF_ACK))
+
 #define RW_PKT_SNAP 128		/* bytes of the packet kept, from its network header */
 
 /* rw_event.flags */

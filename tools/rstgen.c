@@ -43,6 +43,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../user/util.h"
 #include "csum.h"
 
 #ifndef IPV6_HDRINCL
@@ -148,14 +149,6 @@ static void fail(int err, const char *fmt, ...)
 	_exit(1);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int left_ms(long long deadline)
 {
 	long long left = deadline - now_ms();
@@ -250,23 +243,6 @@ static bool parse_addr(const char *s, struct sockaddr_storage *ss)
 
 /* ---- small file helpers (/proc) -------------------------------------------------------- */
 
-static bool read_int_file(const char *path, int *val)
-{
-	char buf[32];
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	*val = atoi(buf);
-	return true;
-}
 
 /* Async-signal-safe: used from the SIGTERM handler of the keepalive client. */
 static int put_int_file(const char *path, int val)

@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "../user/util.h"
 
 #define SERVER_COMM	"gateway"
 #define CLIENT_COMM	"device"
@@ -102,30 +103,7 @@ static void fail(int err, const char *fmt, ...)
 	exit(1);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-static bool read_int_file(const char *path, int *val)
-{
-	char buf[32];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	*val = atoi(buf);
-	return true;
-}
 
 static void sa_set_port(struct sockaddr_storage *ss, int p)
 {

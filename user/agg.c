@@ -204,7 +204,7 @@ uint64_t agg_poll_kernel(struct agg *a, int agg_fd, int stacks_fd, const struct 
 	 * Keys the kernel's LRU evicted stay here until the table is twice the map's size: then
 	 * keep only the keys of this read, so memory stays flat however many owners come and go.
 	 */
-	if (a->nseen > 2 * 16384) {
+	if (a->nseen > 2 * (int)(a->map_size ? a->map_size : 16384)) {
 		struct agg_seen *old = a->seen;
 		int cap = a->capseen;
 

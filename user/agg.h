@@ -32,6 +32,7 @@ struct agg {
 	struct agg_seen *seen;
 	int nseen, capseen;
 	uint32_t gen;
+	uint32_t map_size;	/* max_entries of the kernel's agg map (bpf_map__max_entries) */
 };
 
 void agg_add(struct agg *a, const struct rw_report *r, uint64_t n);

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/types.h>
+#include "rstwhy.h"
 
 /* the causes, their ids, origins and explanations: causes.def */
 enum rw_cause {
@@ -77,14 +79,6 @@ enum rw_tcp_state {
 	ST_CLOSING,
 	ST_NEW_SYN_RECV,
 };
-
-/* TCP header flag bits */
-#define TF_FIN 0x01
-#define TF_SYN 0x02
-#define TF_RST 0x04
-#define TF_PSH 0x08
-#define TF_ACK 0x10
-#define TF_URG 0x20
 
 struct rw_evidence {
 	bool received;		/* a RST this host received */

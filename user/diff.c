@@ -15,9 +15,9 @@
 #include <string.h>
 #include "jsonl.h"
 #include "subcmd.h"
+#include "util.h"
 
-#define EXIT_DATA 1
-#define EXIT_USAGE 2
+#define EXIT_DATA EXIT_ENV
 
 struct side {
 	struct jev_file f;

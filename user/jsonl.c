@@ -157,7 +157,7 @@ void jsonl_format_time(int64_t ns, char *buf, size_t len)
 	snprintf(buf, len, "%s.%06dZ", base, (int)(sub / 1000));
 }
 
-void jsonl_flags_str(unsigned int flags, char *buf)
+void tcp_flags_str(unsigned int flags, char *buf)
 {
 	int n = 0;
 
@@ -351,7 +351,7 @@ static int parse_event(struct ctx *c, json_object *o, struct jev *e)
 			if (get_int(c, o, "ack", UINT32_MAX, &v))
 				return -1;
 			e->ack = v;
-		} else if (e->flags & 0x10) {
+		} else if (e->flags & TF_ACK) {
 			return bad(c, "\"flags\" has ACK (A) but there is no \"ack\"");
 		}
 		e->has_seq = true;

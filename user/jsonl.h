@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Reading back what `rstwhy --json` recorded: one event per line, parsed with json-c and
- * checked against the contract (docs: shared/design/contract.md).  Shared by the offline
+ * checked against the fields documented in docs/json.md.  Shared by the offline
  * subcommands `match` and `diff`.
  */
 #ifndef RW_JSONL_H
@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/types.h>
+#include "rstwhy.h"
 
 #define JEV_COMM_LEN 16
 
@@ -63,7 +65,10 @@ struct json_object *jsonl_double(double v);
 /* "rstwhy CMD: unknown option ARG" (or: it needs a value) on stderr, for getopt's '?' */
 void jsonl_bad_option(const char *cmd, const char *arg);
 
-/* TCP flag letters as rstwhy writes them ("RA"), in the order FSRPAUEC; buf >= 9 bytes */
-void jsonl_flags_str(unsigned int flags, char *buf);
+/*
+ * TCP flag letters as rstwhy writes them ("RA", "SA"), in the order FSRPAUEC of the flag bits
+ * (TF_* in rstwhy.h); buf >= 9 bytes. The one formatter: events, match and diff use it.
+ */
+void tcp_flags_str(unsigned int flags, char *buf);
 
 #endif

@@ -27,14 +27,10 @@
 #include <sys/stat.h>
 #include "jsonl.h"
 #include "subcmd.h"
+#include "util.h"
 
-#define EXIT_DATA 1
-#define EXIT_USAGE 2
+#define EXIT_DATA EXIT_ENV
 
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_ACK 0x10
 
 #define NSEC 1000000000LL
 #define COPY_WINDOW_NS (50 * 1000000LL)	/* same packet seen twice on the path */
@@ -81,8 +77,8 @@ static void seq_key(const struct tuple *t, uint32_t seq, uint8_t flags, uint32_t
 {
 	tuple_key(t, k);
 	put32(k + TKEY_LEN, seq);
-	k[TKEY_LEN + 4] = !!(flags & TH_ACK);
-	put32(k + TKEY_LEN + 5, (flags & TH_ACK) ? ack : 0);
+	k[TKEY_LEN + 4] = !!(flags & TF_ACK);
+	put32(k + TKEY_LEN + 5, (flags & TF_ACK) ? ack : 0);
 }
 
 /* the connection, whichever direction: both endpoints in a fixed order */
@@ -559,7 +555,7 @@ static int read_capture(struct capture *c, const char *path, char *err, size_t e
 		flow_key(&s.t, fk);
 		if (!flowset_add(&c->flows, fk))
 			goto oom;
-		if (!(s.flags & TH_RST))
+		if (!(s.flags & TF_RST))
 			continue;
 		if (c->n == c->cap) {
 			size_t ncap = c->cap ? c->cap * 2 : 256;
@@ -1016,8 +1012,8 @@ static void fmt_numbers(uint32_t seq, uint32_t ack, uint8_t flags, char *buf, si
 {
 	char fl[9];
 
-	jsonl_flags_str(flags, fl);
-	if (flags & TH_ACK)
+	tcp_flags_str(flags, fl);
+	if (flags & TF_ACK)
 		snprintf(buf, len, "%s seq=%u ack=%u", fl, seq, ack);
 	else
 		snprintf(buf, len, "%s seq=%u", fl, seq);
@@ -1133,7 +1129,7 @@ static void json_rst(FILE *f, const struct matcher *m, const struct crst *r)
 	char t[48], fl[9];
 
 	jsonl_format_time(r->ts, t, sizeof(t));
-	jsonl_flags_str(r->s.flags, fl);
+	tcp_flags_str(r->s.flags, fl);
 	jadd_str(o, "type", "rst");
 	jadd_str(o, "time", t);
 	json_object_object_add(o, "packet", json_object_new_int64(r->pkt));
@@ -1168,7 +1164,7 @@ static void json_event(FILE *f, const struct hev *h, const char *type)
 	jadd_str(o, "time", t);
 	jadd_tuple(o, &h->t);
 	if (j->has_seq) {
-		jsonl_flags_str(j->flags, fl);
+		tcp_flags_str(j->flags, fl);
 		json_object_object_add(o, "seq", json_object_new_int64(j->seq));
 		json_object_object_add(o, "ack", json_object_new_int64(j->ack));
 		jadd_str(o, "flags", fl);

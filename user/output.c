@@ -1,20 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The live table (fits 120 columns for IPv4) and JSON lines as fixed by the contract. */
+/* The live table (fits 120 columns for IPv4) and JSON lines (fields: docs/json.md). */
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
+#include "jsonl.h"
 #include "output.h"
-
-void tcp_flags_str(unsigned int flags, char *buf)
-{
-	static const char letters[] = "FSRPAUEC";
-	int n = 0;
-
-	for (int i = 0; i < 8; i++)
-		if (flags & (1u << i))
-			buf[n++] = letters[i];
-	buf[n] = 0;
-}
 
 void json_str(FILE *f, const char *s)
 {
@@ -107,7 +97,7 @@ static int details(const struct rw_report *r, struct kv *kv, int max)
 		ADD("in_flags", true, "%s", fl);
 		ADD("in_payload", false, "%u", ev->in_payload);
 		ADD("in_seq", false, "%u", e->in_seq);
-		if (ev->in_flags & 0x10)
+		if (ev->in_flags & TF_ACK)
 			ADD("in_ack", false, "%u", e->in_ack);
 	}
 	if (ev->fullsock && (r->v.cause == C_KEEPALIVE_TIMEOUT || e->probes_out))
@@ -179,7 +169,7 @@ static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *
 	else
 		fputs("null", f);
 	fprintf(f, ",\"family\":\"%s\",\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
-		"\"dport\":%u,\"state\":", e->family == 10 ? "ipv6" : "ipv4", r->saddr, e->sport,
+		"\"dport\":%u,\"state\":", e->family == AF_INET6 ? "ipv6" : "ipv4", r->saddr, e->sport,
 		r->daddr, e->dport);
 	if (state)
 		fprintf(f, "\"%s\"", state);
@@ -222,7 +212,7 @@ void out_table_header(FILE *f, const struct out_opts *o)
 
 static void fmt_ep(char *buf, size_t len, int family, const char *addr, unsigned int port)
 {
-	if (family == 10)
+	if (family == AF_INET6)
 		snprintf(buf, len, "[%s]:%u", addr, port);
 	else
 		snprintf(buf, len, "%s:%u", addr, port);

@@ -18,7 +18,5 @@ void out_table_header(FILE *f, const struct out_opts *o);
 void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r);
 /* s as a JSON string, quoted and escaped */
 void json_str(FILE *f, const char *s);
-/* TCP flags as letters, e.g. "SA" (SYN+ACK); buf >= 9 bytes */
-void tcp_flags_str(unsigned int flags, char *buf);
 
 #endif

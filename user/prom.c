@@ -356,14 +356,14 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 		if (ls->l[i].seen)
 			fprintf(f, "rstwhy_listener_accept_queue{netns=\"%u\",port=\"%u\","
 				"family=\"%s\"} %u\n", ls->l[i].netns, ls->l[i].port,
-				ls->l[i].family == 10 ? "ipv6" : "ipv4", ls->l[i].queue);
+				ls->l[i].family == AF_INET6 ? "ipv6" : "ipv4", ls->l[i].queue);
 	fputs("# HELP rstwhy_listener_accept_queue_limit The listen() backlog.\n"
 	      "# TYPE rstwhy_listener_accept_queue_limit gauge\n", f);
 	for (int i = 0; ls && i < ls->n; i++)
 		if (ls->l[i].seen)
 			fprintf(f, "rstwhy_listener_accept_queue_limit{netns=\"%u\",port=\"%u\","
 				"family=\"%s\"} %u\n", ls->l[i].netns, ls->l[i].port,
-				ls->l[i].family == 10 ? "ipv6" : "ipv4", ls->l[i].limit);
+				ls->l[i].family == AF_INET6 ? "ipv6" : "ipv4", ls->l[i].limit);
 	fputs("# HELP rstwhy_listener_drops_total SYNs and handshakes a listener dropped "
 	      "(sk_drops), accept queue overflows included.\n"
 	      "# TYPE rstwhy_listener_drops_total counter\n", f);
@@ -371,7 +371,7 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 		if (ls->l[i].seen)
 			fprintf(f, "rstwhy_listener_drops_total{netns=\"%u\",port=\"%u\","
 				"family=\"%s\"} %" PRIu64 "\n", ls->l[i].netns, ls->l[i].port,
-				ls->l[i].family == 10 ? "ipv6" : "ipv4", ls->l[i].drops);
+				ls->l[i].family == AF_INET6 ? "ipv6" : "ipv4", ls->l[i].drops);
 	fputs("# HELP rstwhy_netns_listen_overflows_total TcpExtListenOverflows of the "
 	      "namespace.\n# TYPE rstwhy_netns_listen_overflows_total counter\n", f);
 	for (int i = 0; ls && i < ls->n; i++) {

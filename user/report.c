@@ -66,14 +66,8 @@ static void rst_numbers(struct rw_report *r, const struct rw_event *e)
 		return;
 	if (e->flags & RW_F_SKB) {
 		r->has_seq = true;
-		if (e->in_flags & TF_ACK) {
-			r->seq = e->in_ack;
-			r->rst_flags = TF_RST;
-		} else {
-			r->ack = e->in_seq + e->in_payload + !!(e->in_flags & TF_SYN) +
-				 !!(e->in_flags & TF_FIN);
-			r->rst_flags = TF_RST | TF_ACK;
-		}
+		r->rst_flags = RW_RST_ANSWER(e->in_flags, e->in_seq, e->in_ack, e->in_payload,
+					     r->seq, r->ack);
 	} else if (e->flags & RW_F_FULLSOCK) {
 		r->has_seq = true;
 		r->seq = e->snd_nxt;
@@ -102,7 +96,7 @@ void report_build(struct rw_report *r, const struct rw_event *e, const struct ki
 	r->time_ns = e->ts_ns + mono_to_real;
 	/*
 	 * A dual-stack socket talks IPv4 through ::ffff:a.b.c.d addresses: the RST on the wire
-	 * is IPv4, and the contract gives the packet's own addresses.
+	 * is IPv4, and the JSON gives the packet's own addresses.
 	 */
 	if (af == AF_INET6 && is_v4mapped(e->saddr) && is_v4mapped(e->daddr)) {
 		r->pkt_ev = *e;

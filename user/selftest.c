@@ -52,6 +52,7 @@
 #include "classify.h"
 #include "jsonl.h"
 #include "subcmd.h"
+#include "util.h"
 #include "../tools/csum.h"
 
 #ifndef IPPROTO_MPTCP
@@ -64,8 +65,7 @@
 /* tools/rstgen.c, compiled a second time with -Dmain=rstgen_main */
 int rstgen_main(int argc, char **argv);
 
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
+#define EXIT_FAIL EXIT_ENV
 
 #define SRV_IF		"rws"
 #define CLI_IF		"rwc"
@@ -190,13 +190,6 @@ static volatile sig_atomic_t g_stop;
 
 static void cleanup(void);
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 __attribute__((format(printf, 1, 2), noreturn))
 static void die(const char *fmt, ...)

@@ -80,7 +80,7 @@ static void print_json(FILE *f, const struct summary_opts *o, const struct agg *
 		fprintf(f, "%s{\"netns\":%u,\"port\":%u,\"family\":\"%s\",\"accept_queue\":%u,"
 			"\"accept_limit\":%u,\"drops\":%" PRIu64 ",\"ns_listen_overflows\":%" PRIu64
 			",\"ns_listen_drops\":%" PRIu64 "}", first ? "" : ",", l->netns, l->port,
-			l->family == 10 ? "ipv6" : "ipv4", l->queue, l->limit,
+			l->family == AF_INET6 ? "ipv6" : "ipv4", l->queue, l->limit,
 			l->have_prev ? l->drops - l->drops_prev : 0,
 			l->have_prev ? l->ns_overflows - l->ns_overflows_prev : 0,
 			l->have_prev ? l->ns_listendrops - l->ns_listendrops_prev : 0);
@@ -154,7 +154,7 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 			if (!l->seen)
 				continue;
 			fprintf(f, "  %-5s port %-6u netns %-10u %6u %5u %6" PRIu64 " %7" PRIu64
-				"%s\n", l->family == 10 ? "ipv6" : "ipv4", l->port, l->netns, l->queue,
+				"%s\n", l->family == AF_INET6 ? "ipv6" : "ipv4", l->port, l->netns, l->queue,
 				l->limit, dr, ov,
 				l->queue > l->limit || dr ? "   <- accept queue full: connections "
 				"dropped" : "");
