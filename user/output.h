@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "json.h"
 #include "report.h"
 
 struct out_opts {
@@ -16,7 +17,5 @@ struct out_opts {
 
 void out_table_header(FILE *f, const struct out_opts *o);
 void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r);
-/* s as a JSON string, quoted and escaped */
-void json_str(FILE *f, const char *s);
 
 #endif

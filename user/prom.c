@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "json.h"
 #include "prom.h"
 
 struct series {
@@ -256,11 +257,14 @@ fail:
 	return NULL;
 }
 
-static void label(char *out, size_t len, const char *in)
+/* a comm as a label value: valid UTF-8 (the text format demands it), \\ \" \n escaped */
+static void label(char *out, size_t len, const char *comm)
 {
+	char in[COMM_CLEAN_LEN];
 	size_t o = 0;
 
-	for (int i = 0; i < 16 && in[i] && o + 3 < len; i++) {
+	comm_clean(in, comm);
+	for (int i = 0; in[i] && o + 3 < len; i++) {
 		if (in[i] == '"' || in[i] == '\\')
 			out[o++] = '\\';
 		if (in[i] == '\n') {
@@ -317,7 +321,7 @@ static struct series *series_for(struct prom *p, const struct agg_row *r)
 void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls,
 		 uint64_t lost, uint64_t captured, const char *build_labels)
 {
-	char *text = NULL, lab[40];
+	char *text = NULL, lab[2 * COMM_CLEAN_LEN];
 	size_t len = 0;
 	FILE *f;
 
