@@ -237,10 +237,11 @@ static bool summary_secs(const char *s, double *v)
 static void parse_summary(struct env *env, int argc, char **argv)
 {
 	const char *arg = optarg;
+	double next;
 
 	env->summary = 2;
 	/* `--summary 5`: the next argument is the interval when it is a number */
-	if (!arg && optind < argc && summary_secs(argv[optind], &env->summary))
+	if (!arg && optind < argc && summary_secs(argv[optind], &next))
 		arg = argv[optind++];
 	if (arg && (!summary_secs(arg, &env->summary) || !(env->summary >= 0.1) ||
 		    env->summary > 3600))

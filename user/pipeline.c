@@ -296,9 +296,15 @@ static void closing_prose(struct pipeline *p, const struct closing *c)
 		(unsigned long long)p->sent, (unsigned long long)p->egress, used ? " (" : "",
 		causes, used ? ")" : "", (unsigned long long)p->recv,
 		(unsigned long long)p->shown);
-	for (int i = 0; i < p->nsinks; i++)
-		if (p->sinks[i].ops->closing)
-			p->sinks[i].ops->closing(&p->sinks[i], p);
+	for (int i = 0; i < p->nsinks; i++) {
+		const struct sink *s = &p->sinks[i];
+
+		if (s->ops->closing)
+			s->ops->closing(&p->sinks[i], p);
+		if (s->err && s->err != EPIPE)
+			fprintf(stderr, "rstwhy: %s output failed (%s): %llu written, the rest "
+				"lost\n", s->name, strerror(s->err), (unsigned long long)s->written);
+	}
 	if (p->ns_overflow)
 		fprintf(stderr, "rstwhy: %llu RSTs came from namespaces beyond the first %d: not "
 			"checked against their TcpOutRsts\n", (unsigned long long)p->ns_overflow,
