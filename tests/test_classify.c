@@ -368,14 +368,19 @@ static void test_json(void)
 	/* "ёёёёёёёёz" cut by the kernel at 15 bytes: 7 letters and half of the 8th */
 	static const char cut[16] = "\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1";
 	static const struct { const char *name, *in, *want; } cases[] = {
-		{ "valid UTF-8 passes unescaped", "gw-\xc3\xbcn\xc3\xaf" "code", "\"gw-\xc3\xbcn\xc3\xaf" "code\"" },
-		{ "quote, backslash, controls escaped", "a\"b\\c\n\t\x01\x7f", "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"" },
+		{ "valid UTF-8 passes unescaped",
+		  "gw-\xc3\xbcn\xc3\xaf" "code", "\"gw-\xc3\xbcn\xc3\xaf" "code\"" },
+		{ "quote, backslash, controls escaped",
+		  "a\"b\\c\n\t\x01\x7f", "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"" },
 		{ "a lone continuation byte becomes U+FFFD", "a\x80z", "\"a\xef\xbf\xbdz\"" },
-		{ "overlong C0 AF: one U+FFFD per byte", "\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"" },
-		{ "a surrogate (ED A0 80) is refused", "\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "overlong C0 AF: one U+FFFD per byte",
+		  "\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "a surrogate (ED A0 80) is refused",
+		  "\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
 		{ "a truncated 3-byte sequence is one U+FFFD", "\xe2\x82z", "\"\xef\xbf\xbdz\"" },
 		{ "a 4-byte character passes", "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"" },
-		{ "above U+10FFFF (F4 90) is refused", "\xf4\x90\x80\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "above U+10FFFF (F4 90) is refused", "\xf4\x90\x80\x80",
+		  "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
 	};
 	char out[256], want[256];
 

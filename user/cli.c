@@ -316,8 +316,8 @@ void cli_parse(int argc, char **argv, struct env *env)
 			int m = attach_mode_from_name(optarg);
 
 			if (m < 0)
-				die_usage("--attach %s: expected auto, tracepoint, fentry or kprobe",
-					  optarg);
+				die_usage("--attach %s: expected auto, tracepoint, fentry or "
+					  "kprobe", optarg);
 			env->attach = m;
 			break;
 		}
@@ -365,7 +365,8 @@ void cli_parse(int argc, char **argv, struct env *env)
 		env->netns_arg = NULL;
 	env->per_event = !(env->summary > 0 || env->quiet);
 	if (env->stacks && !env->per_event)
-		die_usage("-s shows the stack of each event: it has no effect with --summary or -q");
+		die_usage("-s shows the stack of each event: it has no effect with --summary or "
+			  "-q");
 	/* without per-event output the counts are all there is: keep them */
 	env->aggregating = env->summary > 0 || env->prometheus || !env->per_event;
 }

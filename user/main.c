@@ -93,9 +93,9 @@ static int kernel_facts(const struct env *env, struct kinfo *ki, struct ksyms **
 			fprintf(stderr, "rstwhy: --btf %s: not a usable BTF file (%s)\n", env->btf,
 				why);
 		} else {
-			fprintf(stderr, "rstwhy: kernel %s has no BTF (/sys/kernel/btf/vmlinux): use a "
-				"kernel built with CONFIG_DEBUG_INFO_BTF=y, or give this kernel's BTF "
-				"with --btf PATH (e.g. from btfhub or pahole -J)\n", ki->release);
+			fprintf(stderr, "rstwhy: kernel %s has no BTF (/sys/kernel/btf/vmlinux): use "
+				"a kernel built with CONFIG_DEBUG_INFO_BTF=y, or give this kernel's "
+				"BTF with --btf PATH (e.g. from btfhub or pahole -J)\n", ki->release);
 		}
 		return EXIT_ENV;
 	}
@@ -107,8 +107,8 @@ static int kernel_facts(const struct env *env, struct kinfo *ki, struct ksyms **
 	*ks = ksyms_load(NULL);
 	if (!*ks) {
 		fprintf(stderr, "rstwhy: cannot read kernel symbol addresses from /proc/kallsyms "
-			"(they read as zero without CAP_SYSLOG, or with kernel.kptr_restrict=2): run "
-			"as root\n");
+			"(they read as zero without CAP_SYSLOG, or with kernel.kptr_restrict=2): "
+			"run as root\n");
 		return EXIT_ENV;
 	}
 	return 0;
@@ -132,8 +132,8 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 		fprintf(stderr, "rstwhy: --attach=%s is not available on kernel %s (%s): use "
 			"--attach=auto\n", attach_mode_name(env->attach), ki->release, why);
 	else if (err == -EPERM)
-		fprintf(stderr, "rstwhy: the kernel refused to load BPF programs (%s): run as root; "
-			"check lockdown and kernel.unprivileged_bpf_disabled\n", why);
+		fprintf(stderr, "rstwhy: the kernel refused to load BPF programs (%s): run as "
+			"root; check lockdown and kernel.unprivileged_bpf_disabled\n", why);
 	else if (err)
 		fprintf(stderr, "rstwhy: cannot attach to kernel %s: %s (-v shows the verifier "
 			"log)\n", ki->release, why);
@@ -168,7 +168,7 @@ static int poll_loop(const struct env *env, struct ring_buffer *rb, struct pipel
 	while (!exiting && !p->stop) {
 		int err = ring_buffer__poll(rb, 100);
 
-		if (err < 0 && err != -EINTR && err != -ECANCELED) {
+		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "rstwhy: reading events failed: %s\n", strerror(-err));
 			return -1;
 		}

@@ -215,7 +215,8 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 
 	iso_time(r->time_ns, t, sizeof(t), false);
 	if (r->has_owner)
-		snprintf(owner, sizeof(owner), "%u/%s", r->owner.tgid, comm_clean(cc, r->owner.comm));
+		snprintf(owner, sizeof(owner), "%u/%s", r->owner.tgid,
+			 comm_clean(cc, r->owner.comm));
 	else
 		snprintf(owner, sizeof(owner), "-");
 	/* this host first: a received RST's source is the peer */

@@ -226,8 +226,7 @@ int pipeline_handle_event(void *ctx, void *data, size_t len)
 		return 0;
 	}
 	emit(p, e);
-	/* stop draining once every output is gone */
-	return p->stop ? -ECANCELED : 0;
+	return 0;
 }
 
 void pipeline_tick(struct pipeline *p, bool final)
@@ -302,8 +301,9 @@ static void closing_prose(struct pipeline *p, const struct closing *c)
 		if (s->ops->closing)
 			s->ops->closing(&p->sinks[i], p);
 		if (s->err && s->err != EPIPE)
-			fprintf(stderr, "rstwhy: %s output failed (%s): %llu written, the rest "
-				"lost\n", s->name, strerror(s->err), (unsigned long long)s->written);
+			fprintf(stderr, "rstwhy: %s output failed (%s): %llu written, the "
+				"rest lost\n", s->name, strerror(s->err),
+				(unsigned long long)s->written);
 	}
 	if (p->ns_overflow)
 		fprintf(stderr, "rstwhy: %llu RSTs came from namespaces beyond the first %d: not "
@@ -320,11 +320,13 @@ static void closing_prose(struct pipeline *p, const struct closing *c)
 		c->d.outrsts ? 100.0 * c->checked / c->d.outrsts : 100.0,
 		(unsigned long long)c->lost);
 	if (c->gone)
-		fprintf(stderr, "; %llu more from namespaces gone before exit (no counter to check)",
+		fprintf(stderr, "; %llu more from namespaces gone before exit (no counter to "
+			"check)",
 			(unsigned long long)c->gone);
 	fputc('\n', stderr);
 	if (p->sent + c->lost < c->hooked)
-		fprintf(stderr, "rstwhy: warning: the hook saw %llu RSTs, %llu arrived, %llu lost\n",
+		fprintf(stderr, "rstwhy: warning: the hook saw %llu RSTs, %llu arrived, %llu "
+			"lost\n",
 			(unsigned long long)c->hooked, (unsigned long long)p->sent,
 			(unsigned long long)c->lost);
 	if (c->d.outrsts > c->checked)

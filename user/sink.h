@@ -3,7 +3,7 @@
  * Outputs. Each is a sink: a file sink_NAME.c that defines one struct sink_ops, listed once in
  * the sink table (sink_table[] in pipeline.c). The pipeline calls, for each sink the command
  * line asks for (ops->wanted):
- *	open	once, before the first event (0, or -1 after one line on stderr: rstwhy exits 1)
+ *	open	once, before the first event (0, or -1 after one line on stderr: exit 1)
  *	report	each event that passed the filters, classified
  *	packet	each RST the TCP stack built, seen leaving (only sinks that want packets)
  *	tick	each polling round (about every 100 ms) and once more at exit (final)
