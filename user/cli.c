@@ -18,6 +18,7 @@
 #include <sys/utsname.h>
 #include <bpf/libbpf.h>
 #include "classify.h"
+#include "explain.h"
 #include "cli.h"
 #include "netns.h"
 #include "prom.h"
@@ -44,6 +45,9 @@ static const char usage[] =
 "      --cause ID[,ID...]     only these causes\n"
 "  -r, --received             also show RSTs received (cause peer-reset)\n"
 "  -s, --stack                show the kernel stack of each event\n"
+"  -u, --user-stack           show the user stack of the task that decided an application's\n"
+"                             reset (close, shutdown, ss -K): functions, libraries, JIT\n"
+"                             methods from perf-PID.map (see docs/user-stacks.md)\n"
 "  -d, --duration SECS        stop after SECS seconds\n"
 "      --pcapng FILE          write each RST packet to FILE (pcapng), with a comment giving\n"
 "                             cause, origin, owner and kernel reason (tshark -e frame.comment)\n"
@@ -62,6 +66,7 @@ static const char usage[] =
 "                             port=\"other\" (default 1000)\n"
 "      --stats-file PATH      at exit, write the closing summary to PATH as one JSON object\n"
 "  -v, --verbose              print the attach plan and libbpf messages\n"
+"      --list-causes          the causes, one per line: id, origin, meaning (-j: JSON)\n"
 "  -V, --version              rstwhy's version, libbpf's, and the kernel it runs on\n"
 "  -h, --help                 this text\n"
 "Options with a value take it as `--opt VALUE` or `--opt=VALUE`.\n"
@@ -70,6 +75,7 @@ static const char usage[] =
 "  rstwhy                       live table of RSTs sent, every network namespace\n"
 "  rstwhy -j > rst.jsonl        one JSON object per RST\n"
 "  rstwhy -P 51244 -s           RSTs on port 51244, with kernel stacks\n"
+"  rstwhy -P 51244 -u           ... and the code in the application that closed the socket\n"
 "  rstwhy --cause close-unread,close-linger0 -p 812\n"
 "  rstwhy --netns /run/netns/web -d 60\n"
 "\n";
@@ -84,23 +90,12 @@ static const char usage_tail[] =
 
 static void print_usage(FILE *f)
 {
-	int col = 2;
-
 	fputs(usage, f);
 	fputs("Subcommands:\n", f);
 	for (const struct subcmd *sc = subcmds; sc->name; sc++)
 		fprintf(f, "  %-10s %s\n", sc->name, sc->what ? sc->what : "");
-	fputs("  help       rstwhy help SUBCOMMAND: that subcommand's options\n\nCauses:", f);
-	for (int c = 0; c < C_NR_CAUSES; c++) {
-		const char *name = rw_cause_name(c);
-
-		if (col + 1 + strlen(name) > 92) {
-			fputs("\n ", f);
-			col = 1;
-		}
-		col += fprintf(f, " %s", name);
-	}
-	fputc('\n', f);
+	fputs("  help       rstwhy help SUBCOMMAND: that subcommand's options\n\n", f);
+	rw_causes_help(f);
 	fputs(usage_tail, f);
 }
 
@@ -149,7 +144,7 @@ int cli_help(int argc, char **argv)
 }
 
 enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS, OPT_PROBE,
-       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_STATS };
+       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_STATS, OPT_LIST_CAUSES };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -162,6 +157,7 @@ static const struct option long_opts[] = {
 	{ "cause", required_argument, NULL, OPT_CAUSE },
 	{ "received", no_argument, NULL, 'r' },
 	{ "stack", no_argument, NULL, 's' },
+	{ "user-stack", no_argument, NULL, 'u' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, 'V' },
@@ -176,6 +172,7 @@ static const struct option long_opts[] = {
 	{ "prometheus", required_argument, NULL, OPT_PROM },
 	{ "prom-max-series", required_argument, NULL, OPT_PROM_MAX },
 	{ "stats-file", required_argument, NULL, OPT_STATS },
+	{ "list-causes", no_argument, NULL, OPT_LIST_CAUSES },
 	/* for measurements: wake the consumer once this many bytes wait (1: every event) */
 	{ "wakeup-bytes", required_argument, NULL, OPT_WAKEUP },
 	{},
@@ -256,7 +253,7 @@ void cli_parse(int argc, char **argv, struct env *env)
 
 	*env = (struct env){ .pid = -1, .wakeup_bytes = -1, .prom_max_series = 1000 };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jp:P:46rsd:vVhq", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jp:P:46rsud:vVhq", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			env->json = true;
@@ -269,6 +266,9 @@ void cli_parse(int argc, char **argv, struct env *env)
 			exit(EXIT_OK);
 		case 's':
 			env->stacks = true;
+			break;
+		case 'u':
+			env->ustack = true;
 			break;
 		case 'r':
 			env->recv = true;
@@ -339,6 +339,9 @@ void cli_parse(int argc, char **argv, struct env *env)
 		case OPT_STATS:
 			env->stats_file = optarg;
 			break;
+		case OPT_LIST_CAUSES:
+			env->list_causes = true;
+			break;
 		case OPT_BTF:
 			if (access(optarg, R_OK))
 				die_usage("--btf %s: %s", optarg, strerror(errno));
@@ -367,6 +370,9 @@ void cli_parse(int argc, char **argv, struct env *env)
 	if (env->stacks && !env->per_event)
 		die_usage("-s shows the stack of each event: it has no effect with --summary or "
 			  "-q");
+	if (env->ustack && !env->per_event)
+		die_usage("-u shows the user stack of each event: it has no effect with --summary "
+			  "or -q");
 	/* without per-event output the counts are all there is: keep them */
 	env->aggregating = env->summary > 0 || env->prometheus || !env->per_event;
 }

@@ -31,6 +31,7 @@ struct env {
 	/* outputs (sinks) */
 	bool json;
 	bool stacks;
+	bool ustack;		/* -u: user stacks of application resets */
 	bool quiet;
 	double summary;		/* --summary interval in seconds, 0: off */
 	const char *pcapng;
@@ -46,6 +47,7 @@ struct env {
 	long wakeup_bytes;	/* -1: default (a quarter of the ring buffer) */
 	bool no_egress;
 	bool probe;
+	bool list_causes;
 	enum attach_mode attach;
 	const char *btf;
 	/* derived */

@@ -23,6 +23,7 @@
 #include <bpf/bpf.h>
 #include "rstwhy.skel.h"
 #include "cli.h"
+#include "explain.h"
 #include "kinfo.h"
 #include "ksyms.h"
 #include "loader.h"
@@ -30,6 +31,7 @@
 #include "pipeline.h"
 #include "prefill.h"
 #include "subcmd.h"
+#include "ustack.h"
 #include "util.h"
 
 static volatile sig_atomic_t exiting;
@@ -123,7 +125,7 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 		.egress = !env->no_egress, .egress_required = env->pcapng != NULL,
 		.egress_stack_pkts = env->pcapng != NULL, .wakeup_bytes = env->wakeup_bytes,
 		.attach = env->attach, .verbose = env->verbose,
-		.aggregate = !env->per_event && !env->pcapng,
+		.aggregate = !env->per_event && !env->pcapng, .ustack = env->ustack,
 	};
 	char why[300];
 	int err = loader_start(ld, &lo, ki, ks, why, sizeof(why));
@@ -212,6 +214,10 @@ int main(int argc, char **argv)
 		return cli_help(argc - 1, argv + 1);
 	cli_parse(argc, argv, &env);
 	verbose = env.verbose;
+	if (env.list_causes) {
+		rw_causes_list(stdout, env.json);
+		return EXIT_OK;
+	}
 
 	if (!privileged()) {
 		fprintf(stderr, "rstwhy: needs root (or CAP_BPF, CAP_PERFMON, CAP_SYSLOG, "
@@ -269,6 +275,7 @@ out:
 		free(p);
 	}
 	ring_buffer__free(rb);
+	ustack_free_all();
 	loader_stop(&ld);
 	ns_snapshot_free(&start);
 	ksyms_free(ks);

@@ -14,6 +14,8 @@
 #include "json.h"
 #include "loader.h"
 #include "pipeline.h"
+#include "summary.h"
+#include "ustack.h"
 
 /* every output rstwhy has, in the order they see each event */
 static const struct sink_ops *const sink_table[] = {
@@ -59,6 +61,7 @@ void pipeline_free(struct pipeline *p)
 	for (int i = 0; i < p->nsinks; i++)
 		free(p->sinks[i].priv);
 	p->nsinks = 0;
+	agg_free(&p->agg);
 }
 
 static bool port_match(const struct env *env, const struct rw_event *e)
@@ -100,6 +103,8 @@ static void show(struct pipeline *p, const struct rw_report *r)
 	if (!pipeline_wanted(p, r))
 		return;
 	p->shown++;
+	/* always: the closing summary's top finding comes from the rows */
+	agg_add(&p->agg, r, 1);
 	for (int i = 0; i < p->nsinks; i++) {
 		struct sink *s = &p->sinks[i];
 
@@ -113,6 +118,13 @@ static void emit(struct pipeline *p, const struct rw_event *e)
 	struct rw_report r;
 
 	report_build(&r, e, p->ki, p->ks, p->mono_to_real);
+	/* a user stack means something only where the task on the CPU decided the reset */
+	if (p->env->ustack && e->type == RW_EV_SENT && !(e->flags & RW_F_SKB)) {
+		const struct ustack *s = ustack_take(e->skaddr, e->actor.pid, e->ts_ns);
+
+		if (r.v.actor_valid)
+			r.ustack = s;
+	}
 	show(p, &r);
 }
 
@@ -193,7 +205,7 @@ int pipeline_handle_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(e->type))
 		return 0;
-	if (e->type != RW_EV_EGRESS && len < sizeof(*e))
+	if (e->type != RW_EV_EGRESS && e->type != RW_EV_USTACK && len < sizeof(*e))
 		return 0;
 	if (e->type == RW_EV_SENT) {
 		p->sent++;
@@ -213,6 +225,10 @@ int pipeline_handle_event(void *ctx, void *data, size_t len)
 			stack_packet(p, pkt);
 		else
 			emit_pkt(p, pkt);
+		return 0;
+	} else if (e->type == RW_EV_USTACK) {
+		if (len >= sizeof(struct rw_ustack))
+			ustack_record(data);
 		return 0;
 	} else if (e->type == RW_EV_RECV) {
 		if (maybe_abort_on_data(e)) {
@@ -295,6 +311,7 @@ static void closing_prose(struct pipeline *p, const struct closing *c)
 		(unsigned long long)p->sent, (unsigned long long)p->egress, used ? " (" : "",
 		causes, used ? ")" : "", (unsigned long long)p->recv,
 		(unsigned long long)p->shown);
+	summary_top_finding(stderr, &p->agg);
 	for (int i = 0; i < p->nsinks; i++) {
 		const struct sink *s = &p->sinks[i];
 
@@ -335,6 +352,9 @@ static void closing_prose(struct pipeline *p, const struct closing *c)
 			c->lost ? "ring buffer full: events were lost" :
 			"sent before the probes were attached or by a path this kernel does not "
 			"trace");
+	if (p->env->ustack && pipeline_counter(p, RW_CNT_USTACK_SKIP))
+		fprintf(stderr, "rstwhy: -u: %llu user stacks not taken (the ring buffer was over "
+			"half full)\n", (unsigned long long)pipeline_counter(p, RW_CNT_USTACK_SKIP));
 }
 
 /* --stats-file: the closing summary as one JSON object (docs/json.md) */

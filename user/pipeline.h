@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "agg.h"
 #include "classify.h"
 #include "cli.h"
 #include "kinfo.h"
@@ -35,6 +36,8 @@ struct pipeline {
 	/* counts for the closing summary */
 	uint64_t sent, recv, shown, egress;
 	uint64_t by_cause[C_NR_CAUSES];
+	/* shown RSTs per cause x origin x port x owner: --summary, /metrics, the top finding */
+	struct agg agg;
 	/* "received" events that may be the kernel's own abort-on-data: see pipeline.c */
 	struct held {
 		struct rw_event e;

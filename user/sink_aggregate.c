@@ -22,7 +22,6 @@
 #include "util.h"
 
 struct aggregate {
-	struct agg agg;
 	struct listeners lstn;
 	bool lstn_open;
 	struct prom *prom;
@@ -52,7 +51,7 @@ static int aggregate_open(struct sink *s, struct pipeline *p)
 	}
 	s->priv = a;
 	s->name = env->summary > 0 ? "summary" : env->prometheus ? "prometheus" : "counts";
-	a->agg.map_size = bpf_map__max_entries(p->skel->maps.agg);
+	p->agg.map_size = bpf_map__max_entries(p->skel->maps.agg);
 	a->last = mono_secs();
 	if (!stat("/proc/thread-self/ns/net", &st))
 		a->self_netns = st.st_ino;
@@ -83,31 +82,29 @@ static int aggregate_open(struct sink *s, struct pipeline *p)
 			fprintf(stderr, "rstwhy: --prometheus %s: %s\n", env->prometheus, perr);
 			return -1;
 		}
-		prom_update(a->prom, &a->agg, &a->lstn, 0, 0, a->build_labels);
+		prom_update(a->prom, &p->agg, &a->lstn, 0, 0, a->build_labels);
 	}
 	return 0;
 }
 
 static void aggregate_report(struct sink *s, struct pipeline *p, const struct rw_report *r)
 {
-	struct aggregate *a = s->priv;
-
-	agg_add(&a->agg, r, 1);
+	/* the pipeline counted it in p->agg */
 	if (!p->env->summary)
 		s->written++;
 }
 
 /* the (netns, port) pairs whose listeners the summary shows: the rows', and -P with --netns */
-static void poll_listeners(struct aggregate *a, const struct env *env)
+static void poll_listeners(struct aggregate *a, const struct agg *agg, const struct env *env)
 {
 	static uint32_t ns[256];
 	static uint16_t ports[256];
 	int n = 0;
 
-	for (int i = 0; i < a->agg.n && n < 256; i++)
-		if (!a->agg.rows[i].remote) {
-			ns[n] = a->agg.rows[i].netns;
-			ports[n++] = a->agg.rows[i].port;
+	for (int i = 0; i < agg->n && n < 256; i++)
+		if (!agg->rows[i].remote) {
+			ns[n] = agg->rows[i].netns;
+			ports[n++] = agg->rows[i].port;
 		}
 	for (int i = 0; i < env->nports && n < 256; i++) {
 		ns[n] = env->netns ? env->netns : a->self_netns;
@@ -134,7 +131,7 @@ static void print_summary(struct sink *s, struct pipeline *p, double elapsed, ui
 				   .clear = !p->env->json && isatty(STDOUT_FILENO) };
 
 	rewind(a->mem);
-	summary_print(a->mem, &so, &a->agg, &a->lstn, elapsed, lost);
+	summary_print(a->mem, &so, &p->agg, &a->lstn, elapsed, lost);
 	fflush(a->mem);
 	if (wout_put(&a->w, a->text, ftell(a->mem), true) || wout_flush(&a->w)) {
 		s->written = a->w.done;
@@ -151,18 +148,18 @@ static void refresh(struct sink *s, struct pipeline *p, double elapsed)
 	uint64_t lost = pipeline_counter(p, RW_CNT_RB_FAIL);
 
 	if (p->ld->aggregate) {
-		uint64_t n = agg_poll_kernel(&a->agg, bpf_map__fd(p->skel->maps.agg),
+		uint64_t n = agg_poll_kernel(&p->agg, bpf_map__fd(p->skel->maps.agg),
 					     bpf_map__fd(p->skel->maps.stacks), p->ki, p->ks, p,
 					     count_ns, want);
 
 		p->sent += n;
 	}
-	agg_sort(&a->agg);
-	poll_listeners(a, p->env);
+	agg_sort(&p->agg);
+	poll_listeners(a, &p->agg, p->env);
 	if (p->env->summary > 0)
 		print_summary(s, p, elapsed, lost);
-	prom_update(a->prom, &a->agg, &a->lstn, lost, p->sent, a->build_labels);
-	agg_roll(&a->agg);
+	prom_update(a->prom, &p->agg, &a->lstn, lost, p->sent, a->build_labels);
+	agg_roll(&p->agg);
 }
 
 static void aggregate_tick(struct sink *s, struct pipeline *p, bool final)
@@ -179,8 +176,8 @@ static void aggregate_tick(struct sink *s, struct pipeline *p, bool final)
 	/* counted in the kernel: the closing summary's numbers come from the rows */
 	memset(p->by_cause, 0, sizeof(p->by_cause));
 	p->shown = 0;
-	for (int i = 0; i < a->agg.n; i++) {
-		const struct agg_row *r = &a->agg.rows[i];
+	for (int i = 0; i < p->agg.n; i++) {
+		const struct agg_row *r = &p->agg.rows[i];
 
 		if (!r->received)
 			p->by_cause[r->cause] += r->total;
@@ -203,7 +200,6 @@ static void aggregate_close(struct sink *s, struct pipeline *p)
 	if (a->lstn_open)
 		listeners_free(&a->lstn);
 	a->lstn_open = false;
-	agg_free(&a->agg);
 	if (a->mem)
 		fclose(a->mem);
 	a->mem = NULL;
