@@ -123,8 +123,11 @@ wait_file_has() {
 	rc=$(cat "$BATS_TEST_TMPDIR/out.rc")
 	lines=$(cat "$BATS_TEST_TMPDIR/out.lines")
 	((rc == 1)) || { _rw_show_file stderr "$err"; fail "exit status $rc, expected 1"; }
-	[[ $(grep -c 'No space left on device' "$err") == 1 ]] ||
+	# one line when it happens (the closing summary says it again, with the count)
+	[[ $(grep -c 'No space left on device; output stopped' "$err") == 1 ]] ||
 		fail "not exactly one line about the full disk on stderr"
+	grep -q "json output failed (No space left on device): $lines written" "$err" ||
+		fail "the closing summary does not give what was really written"
 	written=$(sed -n 's/.*output stopped after \([0-9]*\) written.*/\1/p' "$err")
 	[[ $written == "$lines" ]] || fail "rstwhy says $written written, the file holds $lines lines"
 	((lines > 0)) || fail "nothing was written before the disk was full"
