@@ -43,6 +43,8 @@ static const char usage[] =
 "  -P, --port PORT[,PORT...]  only these ports (local or remote)\n"
 "  -4, --ipv4 / -6, --ipv6    only IPv4 / only IPv6\n"
 "      --cause ID[,ID...]     only these causes\n"
+"  -c, --cgroup PATH          only sockets owned by tasks in this cgroup v2 subtree\n"
+"      --comm NAME            only sockets owned by (or reset by) a process named NAME\n"
 "  -r, --received             also show RSTs received (cause peer-reset)\n"
 "  -s, --stack                show the kernel stack of each event\n"
 "  -u, --user-stack           show the user stack of the task that decided an application's\n"
@@ -144,7 +146,8 @@ int cli_help(int argc, char **argv)
 }
 
 enum { OPT_READY = 1000, OPT_NETNS, OPT_CAUSE, OPT_WAKEUP, OPT_PCAPNG, OPT_NO_EGRESS, OPT_PROBE,
-       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_STATS, OPT_LIST_CAUSES };
+       OPT_ATTACH, OPT_BTF, OPT_SUMMARY, OPT_PROM, OPT_PROM_MAX, OPT_STATS, OPT_LIST_CAUSES,
+       OPT_COMM };
 
 static const struct option long_opts[] = {
 	{ "json", no_argument, NULL, 'j' },
@@ -155,6 +158,8 @@ static const struct option long_opts[] = {
 	{ "ipv4", no_argument, NULL, '4' },
 	{ "ipv6", no_argument, NULL, '6' },
 	{ "cause", required_argument, NULL, OPT_CAUSE },
+	{ "cgroup", required_argument, NULL, 'c' },
+	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "received", no_argument, NULL, 'r' },
 	{ "stack", no_argument, NULL, 's' },
 	{ "user-stack", no_argument, NULL, 'u' },
@@ -251,9 +256,10 @@ void cli_parse(int argc, char **argv, struct env *env)
 	char err[300];
 	int c;
 
-	*env = (struct env){ .pid = -1, .wakeup_bytes = -1, .prom_max_series = 1000 };
+	*env = (struct env){ .pid = -1, .wakeup_bytes = -1, .prom_max_series = 1000,
+			     .kf = { .cgroup_fd = -1 } };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":jp:P:46rsud:vVhq", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":jp:P:46rsud:vVhqc:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			env->json = true;
@@ -302,6 +308,18 @@ void cli_parse(int argc, char **argv, struct env *env)
 			break;
 		case OPT_CAUSE:
 			parse_list(env, "--cause", optarg, add_cause);
+			break;
+		case 'c':
+			if (env->kf.cgroup_fd >= 0)
+				die_usage("-c: one cgroup only");
+			if (kfilter_open_cgroup(&env->kf, optarg, err, sizeof(err)))
+				die_usage("%s", err);
+			break;
+		case OPT_COMM:
+			if (!optarg[0] || strlen(optarg) >= RW_COMM_LEN)
+				die_usage("--comm '%s': a process name has 1 to %d bytes", optarg,
+					  RW_COMM_LEN - 1);
+			env->comm = optarg;
 			break;
 		case OPT_PCAPNG:
 			env->pcapng = optarg;
@@ -363,6 +381,14 @@ void cli_parse(int argc, char **argv, struct env *env)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (env->v4 && env->v6)
 		env->v4 = env->v6 = false;	/* both: no family filter */
+	/* the filters the kernel applies itself */
+	env->kf.family = env->v4 ? AF_INET : env->v6 ? AF_INET6 : 0;
+	env->kf.nports = env->nports;
+	memcpy(env->kf.ports, env->ports, sizeof(env->ports[0]) * env->nports);
+	env->kf.tgid = env->pid > 0 ? env->pid : 0;
+	env->kf.comm = env->comm;
+	env->kf.causes = env->causes;
+	env->kf.recv = env->recv;
 	/* a numeric --netns has no path: counters are then found by enumeration */
 	if (env->netns_arg && env->netns_arg[0] != '/')
 		env->netns_arg = NULL;

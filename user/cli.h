@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include "kfilter.h"
 #include "loader.h"
 
 #ifndef RSTWHY_VERSION
@@ -28,6 +29,8 @@ struct env {
 	uint32_t causes;	/* bitmask of enum rw_cause, 0: all */
 	bool v4, v6;
 	bool recv;
+	const char *comm;	/* --comm */
+	struct kfilter kf;	/* what of the above the kernel applies (-c only there) */
 	/* outputs (sinks) */
 	bool json;
 	bool stacks;

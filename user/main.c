@@ -73,6 +73,14 @@ static bool privileged(void)
 	return true;
 }
 
+static double cpu_secs(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
 static int64_t mono_to_real_offset(void)
 {
 	struct timespec m, r;
@@ -126,6 +134,7 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 		.egress_stack_pkts = env->pcapng != NULL, .wakeup_bytes = env->wakeup_bytes,
 		.attach = env->attach, .verbose = env->verbose,
 		.aggregate = !env->per_event && !env->pcapng, .ustack = env->ustack,
+		.filter = &env->kf, .existing_socks = prefill_count(env->netns),
 	};
 	char why[300];
 	int err = loader_start(ld, &lo, ki, ks, why, sizeof(why));
@@ -154,12 +163,14 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 static void prefill(const struct env *env, struct rstwhy_bpf *skel)
 {
 	int nl = 0, nt = 0;
+	double t0 = mono_secs(), c0 = cpu_secs();
 
 	prefill_owners(bpf_map__fd(skel->maps.listeners), bpf_map__fd(skel->maps.tuple_owners),
-		       env->netns, &nl, &nt);
+		       env->netns, &env->kf, &nl, &nt);
 	if (env->verbose)
-		fprintf(stderr, "rstwhy: owners of existing sockets from /proc: %d listeners, "
-			"%d connections\n", nl, nt);
+		fprintf(stderr, "rstwhy: owners of existing sockets (sock_diag, /proc/PID/fd): "
+			"%d listeners, %d connections, in %.0f ms (%.0f ms of CPU)\n", nl, nt,
+			(mono_secs() - t0) * 1000, (cpu_secs() - c0) * 1000);
 }
 
 /* consume until a signal, --duration, or the outputs are gone; 0 or -1 after one line */

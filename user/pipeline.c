@@ -90,6 +90,9 @@ bool pipeline_wanted(const struct pipeline *p, const struct rw_report *r)
 	if (env->pid > 0 && !((r->has_owner && r->owner.tgid == (uint32_t)env->pid) ||
 			      (r->has_actor && r->actor.tgid == (uint32_t)env->pid)))
 		return false;
+	if (env->comm && !((r->has_owner && !strncmp(r->owner.comm, env->comm, RW_COMM_LEN)) ||
+			   (r->has_actor && !strncmp(r->actor.comm, env->comm, RW_COMM_LEN))))
+		return false;
 	return true;
 }
 
@@ -279,6 +282,8 @@ uint64_t pipeline_counter(const struct pipeline *p, uint32_t idx)
 
 struct closing {
 	uint64_t lost, hooked, checked, gone;
+	bool kfilter;			/* filters applied in the kernel ... */
+	uint64_t seen, filtered;	/* ... what the hook saw before them, what they dropped */
 	bool have_kernel;
 	struct ns_delta d;
 };
@@ -340,6 +345,9 @@ static void closing_prose(struct pipeline *p, const struct closing *c)
 		fprintf(stderr, "; %llu more from namespaces gone before exit (no counter to "
 			"check)",
 			(unsigned long long)c->gone);
+	if (c->kfilter)
+		fprintf(stderr, "; %llu filtered out in the kernel",
+			(unsigned long long)c->filtered);
 	fputc('\n', stderr);
 	if (p->sent + c->lost < c->hooked)
 		fprintf(stderr, "rstwhy: warning: the hook saw %llu RSTs, %llu arrived, %llu "
@@ -389,6 +397,8 @@ static int closing_json(struct pipeline *p, const struct closing *c, const char 
 		jw_null(&w, "kernel");
 	}
 	jw_u64(&w, "ns_overflow", p->ns_overflow);
+	if (c->kfilter)
+		jw_u64(&w, "filtered_in_kernel", c->filtered);
 	jw_arr(&w, "sinks");
 	for (int i = 0; i < p->nsinks; i++) {
 		const struct sink *s = &p->sinks[i];
@@ -410,6 +420,34 @@ fail:
 	return -1;
 }
 
+/*
+ * Filters applied in the kernel: the per-namespace counts of what was captured are those the
+ * send-reset hook saw before filtering, so that they still compare with TcpOutRsts.
+ */
+static void seen_from_kernel(struct pipeline *p, struct closing *c)
+{
+	int fd = bpf_map__fd(p->skel->maps.ns_seen), ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[ncpu > 0 ? ncpu : 1];
+	uint32_t key, next, *prev = NULL;
+
+	memset(p->ns_sent, 0, sizeof(p->ns_sent));
+	p->ns_overflow = pipeline_counter(p, RW_CNT_NS_FULL);
+	c->seen = p->ns_overflow;
+	while (ncpu > 0 && !bpf_map_get_next_key(fd, prev, &next)) {
+		uint64_t n = 0;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		for (int i = 0; i < ncpu; i++)
+			n += vals[i];
+		pipeline_count_ns(p, key, n);
+		c->seen += n;
+	}
+	c->filtered = c->seen > c->hooked ? c->seen - c->hooked : 0;
+}
+
 int pipeline_closing(struct pipeline *p, const struct ns_snapshot *start, uint64_t hooked)
 {
 	struct closing c = { .lost = pipeline_counter(p, RW_CNT_RB_FAIL), .hooked = hooked };
@@ -417,11 +455,18 @@ int pipeline_closing(struct pipeline *p, const struct ns_snapshot *start, uint64
 	int ret = 0;
 
 	if (!ns_snapshot_take(&end, p->env->netns, p->env->netns_arg)) {
+		uint64_t captured = p->sent;
+
 		c.have_kernel = true;
 		ns_delta(start, &end, &c.d);
+		c.kfilter = kfilter_active(&p->env->kf);
+		if (c.kfilter) {
+			seen_from_kernel(p, &c);
+			captured = c.seen;
+		}
 		c.checked = sent_in(p, &end);
-		if (p->sent > c.checked)
-			c.gone = p->sent - c.checked;
+		if (captured > c.checked)
+			c.gone = captured - c.checked;
 		ns_snapshot_free(&end);
 	}
 	if (!p->reader_gone)
