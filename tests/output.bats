@@ -141,8 +141,9 @@ wait_file_has() {
 	local out="$BATS_TEST_TMPDIR/head.out" err="$BATS_TEST_TMPDIR/stderr"
 	local ready="$BATS_TEST_TMPDIR/ready" rcf="$BATS_TEST_TMPDIR/rc" i
 	make_hosts
-	{ "$RSTWHY" -j --netns "$SRV_NSPATH" --ready-file "$ready" 2>"$err"; echo $? >"$rcf"; } |
-		head -1 >"$out" 3>&- &
+	# in a shell of its own, away from the descriptors bats reports on
+	bash -c '{ "$1" -j --netns "$2" --ready-file "$3" 2>"$4"; echo $? >"$5"; } | head -1 >"$6"' \
+		sh "$RSTWHY" "$SRV_NSPATH" "$ready" "$err" "$rcf" "$out" </dev/null >/dev/null 2>&1 3>&- &
 	RW_PIDS+=("$!")
 	for ((i = 0; i < 300; i++)); do
 		[[ -e $ready ]] && break
