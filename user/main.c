@@ -151,8 +151,7 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 	if (err)
 		return -1;
 	if (env->probe) {
-		loader_print_plan(ld, ki, stdout);
-		loader_probe_hooks(&lo, ki, ks, ld->passive, stdout);
+		loader_probe(ld, &lo, ki, ks, env->json, stdout);
 	} else if (env->verbose) {
 		loader_print_plan(ld, ki, stderr);
 	}
@@ -191,18 +190,6 @@ static int poll_loop(const struct env *env, struct ring_buffer *rb, struct pipel
 		if (deadline && time(NULL) >= deadline)
 			break;
 	}
-	return 0;
-}
-
-static int create_ready_file(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	if (fd < 0) {
-		fprintf(stderr, "rstwhy: --ready-file %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	close(fd);
 	return 0;
 }
 
@@ -269,7 +256,7 @@ int main(int argc, char **argv)
 			"is in a network namespace with that inode: nothing may be traced\n",
 			env.netns);
 	p->mono_to_real = mono_to_real_offset();
-	if (env.ready_file && create_ready_file(env.ready_file))
+	if (env.ready_file && loader_write_ready(&ld, &ki, env.ready_file))
 		goto out;
 	if (poll_loop(&env, rb, p))
 		goto out;

@@ -71,8 +71,7 @@ static int aggregate_open(struct sink *s, struct pipeline *p)
 	}
 	snprintf(a->build_labels, sizeof(a->build_labels), "version=\"%s\",kernel=\"%s\","
 		 "tracepoints=\"%s\",passive=\"%s\"", RSTWHY_VERSION, p->ki->release,
-		 p->ld->flavor == TPF_BTF ? "tp_btf" : p->ld->flavor == TPF_RAW ? "raw_tp" :
-		 "tracepoint", attach_mode_name(p->ld->passive));
+		 tp_flavor_name(p->ld->flavor), attach_mode_name(p->ld->passive));
 	if (env->prometheus) {
 		char perr[300];
 
