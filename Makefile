@@ -19,7 +19,8 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
-LIB_OBJS := $(filter-out $(OUTPUT)/main.o,$(USER_OBJS))
+# main.o and cli.o (its subcommand table) need the whole program: rstwhy only
+LIB_OBJS := $(filter-out $(OUTPUT)/main.o $(OUTPUT)/cli.o,$(USER_OBJS))
 # selftest.o needs rstgen_main: rstwhy only (not the unit tests)
 LIB_OBJS := $(filter-out $(OUTPUT)/selftest.o,$(LIB_OBJS))
 # tools/rstgen.c once more, as a function: `rstwhy selftest` runs its scenarios in children

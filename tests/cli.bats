@@ -250,3 +250,72 @@ plan_fields() {
 	one_error_line -d 1 --ready-file "$BATS_TEST_TMPDIR/nope/ready"
 	grep -q -- "--ready-file" "$CLI_ERR" || fail "the message does not name --ready-file"
 }
+
+@test "--version and -V: rstwhy's version, libbpf's, the kernel release and its BTF" {
+	local opt
+	for opt in --version -V; do
+		rw_cli 0 "$opt"
+		grep -qE '^rstwhy [^ ]+$' "$CLI_OUT" || fail "$opt: no 'rstwhy VERSION' line"
+		grep -qE '^libbpf [0-9]+\.[0-9]+$' "$CLI_OUT" || fail "$opt: no libbpf version"
+		grep -qF "kernel $(uname -r) " "$CLI_OUT" || fail "$opt: no kernel release"
+		grep -qE 'BTF (present|missing)' "$CLI_OUT" || fail "$opt: does not say whether BTF is there"
+	done
+	cat "$CLI_OUT" >&3
+}
+
+@test "--help lists the subcommands; rstwhy help [SUBCOMMAND]" {
+	local sc
+	rw_cli 0 --help
+	for sc in selftest match diff help; do
+		grep -qE "^  $sc " "$CLI_OUT" || fail "--help does not list the subcommand $sc"
+	done
+	rw_cli 0 help
+	grep -q -- '--json' "$CLI_OUT" || fail "rstwhy help is not the --help text"
+	for sc in match diff selftest; do
+		rw_cli 0 help "$sc"
+		grep -qi "rstwhy $sc" "$CLI_OUT" || fail "rstwhy help $sc does not show its usage"
+	done
+	bad_usage help nonsense
+}
+
+# every option with a value takes it as --opt V and as --opt=V: a bad value is refused in both
+# forms with a message that names it (so the value went to that option)
+@test "every option with a value accepts --opt V and --opt=V" {
+	local spec opt val
+	for spec in --pid:abc --port:70000 --cause:nonsense --duration:0 --attach:bogus \
+		--summary:0.01 --prometheus:nonsense --prom-max-series:0 --netns:/nope \
+		--btf:/nope --wakeup-bytes:-5; do
+		opt=${spec%%:*} val=${spec#*:}
+		rw_cli 2 "$opt" "$val"
+		grep -qF -- "$val" "$CLI_ERR" || fail "$opt $val: the message does not name $val"
+		rw_cli 2 "$opt=$val"
+		grep -qF -- "$val" "$CLI_ERR" || fail "$opt=$val: the message does not name $val"
+	done
+	# options whose every value is good: both forms in a real run
+	rw_cli 0 --duration 1 --ready-file "$BATS_TEST_TMPDIR/r1" --stats-file "$BATS_TEST_TMPDIR/s1" \
+		--pcapng "$BATS_TEST_TMPDIR/p1" --cause no-listener --port 9 --pid 1
+	rw_cli 0 --duration=1 --ready-file="$BATS_TEST_TMPDIR/r2" --stats-file="$BATS_TEST_TMPDIR/s2" \
+		--pcapng="$BATS_TEST_TMPDIR/p2" --cause=no-listener --port=9 --pid=1
+	for f in r1 r2 s1 s2 p1 p2; do
+		[[ -e $BATS_TEST_TMPDIR/$f ]] || fail "the file of one form ($f) was not created"
+	done
+}
+
+@test "--summary 5 and --summary=5 take the interval; --summary alone keeps 2 s" {
+	rw_cli 0 --summary 0.5 -d 1
+	grep -q 'rstwhy summary' "$CLI_OUT" || fail "--summary 0.5: no summary"
+	grep -q 'last 0\.[0-9]s\|last 0\.5s' "$CLI_OUT" || fail "--summary 0.5: not a 0.5 s interval"
+	rw_cli 0 --summary=0.5 -d 1
+	grep -q 'rstwhy summary' "$CLI_OUT" || fail "--summary=0.5: no summary"
+	# not a number after it: the default interval, and the next option is read as one
+	rw_cli 0 --summary -j -d 1
+	jq -e '.interval' "$CLI_OUT" >/dev/null || fail "--summary -j: no JSON summary line"
+	bad_usage --summary 0.01
+}
+
+@test "--netns 12 (no namespace has that inode) is said at start, in one line" {
+	rw_cli 0 --netns 12 -d 1
+	[[ $(grep -c -- '--netns 12' "$CLI_ERR") == 1 ]] || { _rw_show_file stderr "$CLI_ERR"
+		fail "no single line about --netns 12"; }
+	head -1 "$CLI_ERR" | grep -q 'warning: --netns 12' || fail "the warning is not the first line"
+}

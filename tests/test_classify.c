@@ -11,6 +11,7 @@
 #include "netns.h"
 #include "listeners.h"
 #include "prom.h"
+#include "json.h"
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -353,8 +354,83 @@ static void test_cause_table(void)
 	      "kernel symbols -> evidence bits (exact names and prefixes)", "mismatch");
 }
 
+/* the JSON writer and UTF-8 cleaning, against hand-made byte strings */
+static void json_of(const char *s, size_t n, char *out, size_t len)
+{
+	FILE *f = fmemopen(out, len, "w");
+
+	json_strn(f, s, n);
+	fclose(f);
+}
+
+static void test_json(void)
+{
+	/* "ёёёёёёёёz" cut by the kernel at 15 bytes: 7 letters and half of the 8th */
+	static const char cut[16] = "\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1\x91\xd1";
+	static const struct { const char *name, *in, *want; } cases[] = {
+		{ "valid UTF-8 passes unescaped",
+		  "gw-\xc3\xbcn\xc3\xaf" "code", "\"gw-\xc3\xbcn\xc3\xaf" "code\"" },
+		{ "quote, backslash, controls escaped",
+		  "a\"b\\c\n\t\x01\x7f", "\"a\\\"b\\\\c\\n\\t\\u0001\\u007f\"" },
+		{ "a lone continuation byte becomes U+FFFD", "a\x80z", "\"a\xef\xbf\xbdz\"" },
+		{ "overlong C0 AF: one U+FFFD per byte",
+		  "\xc0\xaf", "\"\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "a surrogate (ED A0 80) is refused",
+		  "\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
+		{ "a truncated 3-byte sequence is one U+FFFD", "\xe2\x82z", "\"\xef\xbf\xbdz\"" },
+		{ "a 4-byte character passes", "\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\"" },
+		{ "above U+10FFFF (F4 90) is refused", "\xf4\x90\x80\x80",
+		  "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"" },
+	};
+	char out[256], want[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_of(cases[i].in, strlen(cases[i].in), out, sizeof(out));
+		check(!strcmp(out, cases[i].want), cases[i].name, "got %s, want %s", out,
+		      cases[i].want);
+	}
+	json_of(cut, 16, out, sizeof(out));
+	snprintf(want, sizeof(want), "\"%.14s\xef\xbf\xbd\"", cut);
+	check(!strcmp(out, want), "a comm cut mid-character ends in U+FFFD", "got %s", out);
+	{
+		char c[COMM_CLEAN_LEN];
+
+		comm_clean(c, cut);
+		check(strlen(c) == 17 && !strcmp(c + 14, "\xef\xbf\xbd"),
+		      "comm_clean: the same for the table, labels and pcapng", "got %s", c);
+		comm_clean(c, "nginx");
+		check(!strcmp(c, "nginx"), "comm_clean leaves ASCII alone", "got %s", c);
+	}
+	{
+		FILE *f = fmemopen(out, sizeof(out), "w");
+		struct jw w;
+
+		jw_init(&w, f);
+		jw_obj(&w, NULL);
+		jw_u64(&w, "sent", 3);
+		jw_obj(&w, "causes");
+		jw_u64(&w, "close-unread", 2);
+		jw_end(&w);
+		jw_arr(&w, "sinks");
+		jw_obj(&w, NULL);
+		jw_str(&w, "sink", "json");
+		jw_null(&w, "error");
+		jw_end(&w);
+		jw_end(&w);
+		jw_double(&w, "rate", 1.25, 1);
+		jw_end(&w);
+		fclose(f);
+		check(!strcmp(out, "{\"sent\":3,\"causes\":{\"close-unread\":2},\"sinks\":"
+			      "[{\"sink\":\"json\",\"error\":null}],\"rate\":1.2}") ||
+		      !strcmp(out, "{\"sent\":3,\"causes\":{\"close-unread\":2},\"sinks\":"
+			      "[{\"sink\":\"json\",\"error\":null}],\"rate\":1.3}"),
+		      "jw: nesting and commas", "got %s", out);
+	}
+}
+
 int main(void)
 {
+	test_json();
 	test_netstat_and_addr();
 	test_passive();
 	test_active();

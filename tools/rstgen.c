@@ -108,6 +108,7 @@ static socklen_t salen;
 static struct sockaddr_storage srv_sa, cli_sa, spoof_sa;
 static bool have_cli, have_spoof;
 static const char *server_ns, *client_ns, *server_addr, *client_if;
+static const char *server_comm;	/* --server-comm: the server's process name (cut at 15 bytes) */
 static int port;
 static long count = 100;
 
@@ -1593,7 +1594,10 @@ static int s2c[2] = { -1, -1 }, c2s[2] = { -1, -1 }, s2p[2] = { -1, -1 };
 
 static void child_name(enum side side, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s-%s", side == SERVER ? "srv" : "cli", sc->abbr);
+	if (side == SERVER && server_comm)
+		snprintf(buf, len, "%s", server_comm);	/* cut as the kernel cuts it */
+	else
+		snprintf(buf, len, "%s-%s", side == SERVER ? "srv" : "cli", sc->abbr);
 }
 
 static void close_fd(int *fd)
@@ -1698,7 +1702,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: rstgen SCENARIO --server-ns PATH --client-ns PATH -a SERVER_ADDR\n"
 		   "              -p PORT [-c CLIENT_ADDR] [--spoof ADDR] [--client-if IFNAME]\n"
-		   "              [-n COUNT]\n"
+		   "              [-n COUNT] [--server-comm NAME]\n"
 		   "       rstgen --list\n");
 }
 
@@ -1723,6 +1727,7 @@ int main(int argc, char **argv)
 		{ "client-ns", required_argument, NULL, 'C' },
 		{ "spoof", required_argument, NULL, 's' },
 		{ "client-if", required_argument, NULL, 'i' },
+		{ "server-comm", required_argument, NULL, 'N' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -1759,6 +1764,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			client_if = optarg;
+			break;
+		case 'N':
+			server_comm = optarg;
 			break;
 		case 'n':
 			count = strtol(optarg, &end, 10);

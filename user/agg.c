@@ -162,8 +162,9 @@ static struct agg_seen *seen_find(struct agg *a, const struct rw_agg_key *k)
 }
 
 uint64_t agg_poll_kernel(struct agg *a, int agg_fd, int stacks_fd, const struct kinfo *ki,
-			 const struct ksyms *ks, void (*per_ns)(uint32_t netns, uint64_t n),
-			 bool (*want)(const struct rw_report *r))
+			 const struct ksyms *ks, void *ctx,
+			 void (*per_ns)(void *ctx, uint32_t netns, uint64_t n),
+			 bool (*want)(void *ctx, const struct rw_report *r))
 {
 	int ncpu = libbpf_num_possible_cpus();
 	struct rw_agg_key k, next, *prev = NULL;
@@ -197,12 +198,12 @@ uint64_t agg_poll_kernel(struct agg *a, int agg_fd, int stacks_fd, const struct 
 			continue;
 		event_from_key(&k, stacks_fd, &e);
 		report_build(&r, &e, ki, ks, 0);
-		if (!want || want(&r))
+		if (!want || want(ctx, &r))
 			agg_add(a, &r, delta);
 		if (k.type == RW_EV_SENT) {
 			new_sent += delta;
 			if (per_ns)
-				per_ns(k.netns, delta);
+				per_ns(ctx, k.netns, delta);
 		}
 	}
 	free(vals);

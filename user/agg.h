@@ -44,11 +44,12 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n);
  * Read the kernel's counts (agg and stacks map fds), classify each distinct evidence once and
  * add what is new since the last read, if want() takes it (the -p/-P/-4/-6/--cause filters).
  * Returns the number of new sent RSTs, filtered or not (they are checked against TcpOutRsts);
- * per_ns is called for each (netns, count) of them.
+ * per_ns is called for each (netns, count) of them; ctx is passed to both callbacks.
  */
 uint64_t agg_poll_kernel(struct agg *a, int agg_fd, int stacks_fd, const struct kinfo *ki,
-			 const struct ksyms *ks, void (*per_ns)(uint32_t netns, uint64_t n),
-			 bool (*want)(const struct rw_report *r));
+			 const struct ksyms *ks, void *ctx,
+			 void (*per_ns)(void *ctx, uint32_t netns, uint64_t n),
+			 bool (*want)(void *ctx, const struct rw_report *r));
 /* sort rows by the last interval's count, then by total; called once per interval */
 void agg_sort(struct agg *a);
 /* the interval ends: prev = total */

@@ -3,66 +3,9 @@
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
+#include "json.h"
 #include "jsonl.h"
 #include "output.h"
-
-void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-/* {"runtime","id","cgroup","pod_uid"} (unknown parts null), or null */
-void json_container(FILE *f, const struct container *c)
-{
-	const char *v[4] = { c ? c->runtime : "", c ? c->id : "", c ? c->cgroup : "",
-			     c ? c->pod_uid : "" };
-	static const char *const k[4] = { "runtime", "id", "cgroup", "pod_uid" };
-
-	if (!c) {
-		fputs("null", f);
-		return;
-	}
-	for (int i = 0; i < 4; i++) {
-		fprintf(f, "%s\"%s\":", i ? "," : "{", k[i]);
-		if (v[i][0])
-			json_str(f, v[i]);
-		else
-			fputs("null", f);
-	}
-	fputc('}', f);
-}
-
-/* pid and comm: the process; the actor also names its thread (tid, thread) */
-static void json_task(FILE *f, bool valid, const struct rw_task *t, bool thread)
-{
-	char comm[RW_COMM_LEN + 1];
-
-	if (!valid) {
-		fputs("null", f);
-		return;
-	}
-	memcpy(comm, t->comm, RW_COMM_LEN);
-	comm[RW_COMM_LEN] = 0;
-	fprintf(f, "{\"pid\":%u,\"comm\":", t->tgid);
-	json_str(f, comm);
-	if (thread) {
-		memcpy(comm, t->thread[0] ? t->thread : t->comm, RW_COMM_LEN);
-		fprintf(f, ",\"tid\":%u,\"thread\":", t->pid ? t->pid : t->tgid);
-		json_str(f, comm);
-	}
-	fputc('}', f);
-}
 
 static void iso_time(uint64_t ns, char *buf, size_t len, bool full)
 {
@@ -146,8 +89,12 @@ static int details(const struct rw_report *r, struct kv *kv, int max)
 		ADD("ifindex", false, "%u", r->pkt->ifindex);
 		if (r->pkt->kind <= RW_EG_AMBIGUOUS && kinds[r->pkt->kind])
 			ADD("built_by", true, "%s", kinds[r->pkt->kind]);
-		if (r->has_listener)
-			ADD("local_listener", true, "%u/%.15s", r->listener.tgid, r->listener.comm);
+		if (r->has_listener) {
+			char c[COMM_CLEAN_LEN];
+
+			ADD("local_listener", true, "%u/%s", r->listener.tgid,
+			    comm_clean(c, r->listener.comm));
+		}
 	}
 	if (r->has_owner && owner_from_name(r->owner_from))
 		ADD("owner_from", true, "%s", owner_from_name(r->owner_from));
@@ -157,12 +104,12 @@ static int details(const struct rw_report *r, struct kv *kv, int max)
 	return n;
 }
 
-static void json_stack(FILE *f, const struct out_opts *o, const struct rw_event *e)
+static void json_stack(struct jw *w, const struct out_opts *o, const struct rw_event *e)
 {
 	int n = e->stack_len > 0 ? e->stack_len / 8 : 0;
 	int first = ksyms_first_caller(o->ks, (const uint64_t *)e->stack, n);
 
-	fputs(",\"stack\":[", f);
+	jw_arr(w, "stack");
 	for (int i = first; i < n; i++) {
 		uint64_t off = 0;
 		const char *name = ksyms_lookup(o->ks, e->stack[i], &off);
@@ -172,72 +119,104 @@ static void json_stack(FILE *f, const struct out_opts *o, const struct rw_event 
 			snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, name, off);
 		else
 			snprintf(buf, sizeof(buf), "0x%" PRIx64, (uint64_t)e->stack[i]);
-		if (i > first)
-			fputc(',', f);
-		json_str(f, buf);
+		jw_str(w, NULL, buf);
 	}
-	fputc(']', f);
+	jw_end(w);
 }
 
+/* pid and comm: the process; the actor also names its thread (tid, thread) */
+static void json_task(struct jw *w, const char *key, bool valid, const struct rw_task *t,
+		      bool thread)
+{
+	if (!valid) {
+		jw_null(w, key);
+		return;
+	}
+	jw_obj(w, key);
+	jw_u64(w, "pid", t->tgid);
+	jw_strn(w, "comm", t->comm, RW_COMM_LEN);
+	if (thread) {
+		jw_u64(w, "tid", t->pid ? t->pid : t->tgid);
+		jw_strn(w, "thread", t->thread[0] ? t->thread : t->comm, RW_COMM_LEN);
+	}
+	jw_end(w);
+}
+
+/* {"runtime","id","cgroup","pod_uid"} (unknown parts null), or null */
+void json_container(struct jw *w, const char *key, const struct container *c)
+{
+	if (!c) {
+		jw_null(w, key);
+		return;
+	}
+	jw_obj(w, key);
+	jw_str(w, "runtime", c->runtime[0] ? c->runtime : NULL);
+	jw_str(w, "id", c->id[0] ? c->id : NULL);
+	jw_str(w, "cgroup", c->cgroup[0] ? c->cgroup : NULL);
+	jw_str(w, "pod_uid", c->pod_uid[0] ? c->pod_uid : NULL);
+	jw_end(w);
+}
+
+/* "PID/COMM" (cleaned), then " RUNTIME:ID" when the container is known */
+void owner_str(char *buf, size_t len, uint32_t pid, const char *comm, const struct container *c)
+{
+	char cc[COMM_CLEAN_LEN], ct[72] = "";
+
+	if (c && c->id[0])
+		container_short(c, ct, sizeof(ct));
+	snprintf(buf, len, "%u/%s%s%s", pid, comm_clean(cc, comm), ct[0] ? " " : "", ct);
+}
+
+/* one event as one JSON line: every field is in docs/json.md */
 static void out_json(FILE *f, const struct out_opts *o, const struct rw_report *r)
 {
 	const struct rw_event *e = r->e;
-	const char *state = rw_state_name(r->v.state);
 	struct kv kv[16];
+	struct jw w;
 	char t[48];
 	int n;
 
 	iso_time(r->time_ns, t, sizeof(t), true);
-	fprintf(f, "{\"time\":\"%s\",\"dir\":\"%s\",\"cause\":\"%s\",\"origin\":\"%s\","
-		"\"kernel_reason\":", t, e->type == RW_EV_RECV ? "received" : "sent",
-		rw_cause_name(r->v.cause), rw_origin_name(r->v.origin));
-	if (r->kreason)
-		json_str(f, r->kreason);
-	else
-		fputs("null", f);
-	fprintf(f, ",\"family\":\"%s\",\"saddr\":\"%s\",\"sport\":%u,\"daddr\":\"%s\","
-		"\"dport\":%u,\"state\":", e->family == AF_INET6 ? "ipv6" : "ipv4", r->saddr, e->sport,
-		r->daddr, e->dport);
-	if (state)
-		fprintf(f, "\"%s\"", state);
-	else
-		fputs("null", f);
-	fputs(",\"owner\":", f);
-	json_task(f, r->has_owner, &r->owner, false);
-	fputs(",\"actor\":", f);
-	json_task(f, r->has_actor, &r->actor, true);
-	fputs(",\"container\":", f);
-	json_container(f, r->ct);
+	jw_init(&w, f);
+	jw_obj(&w, NULL);
+	jw_str(&w, "time", t);
+	jw_str(&w, "dir", e->type == RW_EV_RECV ? "received" : "sent");
+	jw_str(&w, "cause", rw_cause_name(r->v.cause));
+	jw_str(&w, "origin", rw_origin_name(r->v.origin));
+	jw_str(&w, "kernel_reason", r->kreason);
+	jw_str(&w, "family", e->family == AF_INET6 ? "ipv6" : "ipv4");
+	jw_str(&w, "saddr", r->saddr);
+	jw_u64(&w, "sport", e->sport);
+	jw_str(&w, "daddr", r->daddr);
+	jw_u64(&w, "dport", e->dport);
+	jw_str(&w, "state", rw_state_name(r->v.state));
+	json_task(&w, "owner", r->has_owner, &r->owner, false);
+	json_task(&w, "actor", r->has_actor, &r->actor, true);
+	json_container(&w, "container", r->ct);
 	if (r->has_seq) {
 		char fl[9];
 
 		tcp_flags_str(r->rst_flags, fl);
-		fprintf(f, ",\"seq\":%u,\"ack\":%u,\"flags\":\"%s\"", r->seq, r->ack, fl);
+		jw_u64(&w, "seq", r->seq);
+		jw_u64(&w, "ack", r->ack);
+		jw_str(&w, "flags", fl);
 	}
-	fprintf(f, ",\"netns\":%u,\"detail\":{", e->netns);
+	jw_u64(&w, "netns", e->netns);
+	jw_obj(&w, "detail");
 	n = details(r, kv, 16);
 	for (int i = 0; i < n; i++) {
-		fprintf(f, "%s\"%s\":", i ? "," : "", kv[i].key);
 		if (kv[i].str)
-			json_str(f, kv[i].val);
+			jw_str(&w, kv[i].key, kv[i].val);
 		else
-			fputs(kv[i].val, f);
+			jw_raw(&w, kv[i].key, kv[i].val);
 	}
-	fputc('}', f);
+	jw_end(&w);
 	if (o->stacks)
-		json_stack(f, o, e);
+		json_stack(&w, o, e);
 	if (r->ustack)
-		ustack_json(f, r->ustack);
-	fputs("}\n", f);
-}
-
-void owner_str(char *buf, size_t len, uint32_t pid, const char *comm, const struct container *c)
-{
-	char ct[72] = "";
-
-	if (c && c->id[0])
-		container_short(c, ct, sizeof(ct));
-	snprintf(buf, len, "%u/%.15s%s%s", pid, comm, ct[0] ? " " : "", ct);
+		ustack_json(&w, r->ustack);
+	jw_end(&w);
+	fputc('\n', f);
 }
 
 void out_table_header(FILE *f, const struct out_opts *o)
@@ -259,7 +238,8 @@ static void fmt_ep(char *buf, size_t len, int family, const char *addr, unsigned
 static void out_table(FILE *f, const struct out_opts *o, const struct rw_report *r)
 {
 	const struct rw_event *e = r->e;
-	char t[32], owner[100], conn[160], a[64], b[64], det[160] = "", line[600];
+	char t[32], owner[128], conn[160], a[64], b[64], det[192] = "", line[640];
+	char cc[COMM_CLEAN_LEN];
 	const char *state = rw_state_name(r->v.state);
 	struct kv kv[16];
 	size_t used = 0;
@@ -292,8 +272,8 @@ static void out_table(FILE *f, const struct out_opts *o, const struct rw_report 
 	}
 	if (r->has_actor && (!r->has_owner || r->actor.tgid != r->owner.tgid) &&
 	    used < sizeof(det))
-		snprintf(det + used, sizeof(det) - used, "%sby=%u/%.15s", used ? " " : "",
-			 r->actor.tgid, r->actor.comm);
+		snprintf(det + used, sizeof(det) - used, "%sby=%u/%s", used ? " " : "",
+			 r->actor.tgid, comm_clean(cc, r->actor.comm));
 	n = snprintf(line, sizeof(line), "%-12s %-17s %-11s %-20s %-43s %-11s %s", t,
 		     rw_cause_name(r->v.cause), rw_origin_name(r->v.origin), owner, conn,
 		     state ? state : "-", det);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include "json.h"
 #include "report.h"
 
 struct out_opts {
@@ -17,10 +18,8 @@ struct out_opts {
 void out_table_header(FILE *f, const struct out_opts *o);
 void out_event(FILE *f, const struct out_opts *o, const struct rw_report *r);
 /* the owner's container as JSON: {"runtime","id","cgroup","pod_uid"} or null */
-void json_container(FILE *f, const struct container *c);
-/* "PID/COMM", then " RUNTIME:ID" when the container is known */
+void json_container(struct jw *w, const char *key, const struct container *c);
+/* "PID/COMM", then " RUNTIME:ID" when the container is known; buf >= 100 bytes */
 void owner_str(char *buf, size_t len, uint32_t pid, const char *comm, const struct container *c);
-/* s as a JSON string, quoted and escaped */
-void json_str(FILE *f, const char *s);
 
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "json.h"
 #include "prom.h"
 
 struct series {
@@ -271,11 +272,14 @@ fail:
 	return NULL;
 }
 
-static void label(char *out, size_t len, const char *in, int max)
+/* a label value: valid UTF-8 (the text format demands it), \\ \" \n escaped */
+static void label(char *out, size_t len, const char *raw, int max)
 {
+	char in[3 * 128 + 1];
 	size_t o = 0;
 
-	for (int i = 0; i < max && in[i] && o + 3 < len; i++) {
+	utf8_clean(in, sizeof(in), raw, max < 128 ? max : 128);
+	for (int i = 0; in[i] && o + 3 < len; i++) {
 		if (in[i] == '"' || in[i] == '\\')
 			out[o++] = '\\';
 		if (in[i] == '\n') {
@@ -360,7 +364,7 @@ static struct series *series_for(struct prom *p, const struct agg_row *r)
 void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls,
 		 uint64_t lost, uint64_t captured, const char *build_labels)
 {
-	char *text = NULL, lab[40], ctid[140], ns[12];
+	char *text = NULL, lab[2 * COMM_CLEAN_LEN], ctid[300], ns[12];
 	size_t len = 0;
 	FILE *f;
 
@@ -466,7 +470,7 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 }
 
 void prom_set_netns(struct prom *p, const struct ns_snapshot *snap,
-		    uint64_t (*captured)(uint32_t ino))
+		    uint64_t (*captured)(void *ctx, uint32_t ino), void *ctx)
 {
 	if (!p)
 		return;
@@ -494,7 +498,7 @@ void prom_set_netns(struct prom *p, const struct ns_snapshot *snap,
 		if (!s)
 			continue;
 		s->kernel = snap->ns[j].outrsts;
-		s->captured = captured(s->ino);
+		s->captured = captured(ctx, s->ino);
 	}
 }
 

@@ -24,7 +24,7 @@ void prom_update(struct prom *p, const struct agg *a, const struct listeners *ls
 		 uint64_t lost, uint64_t captured, const char *build_labels);
 /* the namespaces' TcpOutRsts and what was captured in each (call before prom_update) */
 void prom_set_netns(struct prom *p, const struct ns_snapshot *snap,
-		    uint64_t (*captured)(uint32_t ino));
+		    uint64_t (*captured)(void *ctx, uint32_t ino), void *ctx);
 void prom_stop(struct prom *p);
 
 #endif

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "classify.h"
+#include "json.h"
 #include "jsonl.h"
 #include "subcmd.h"
 #include "util.h"
@@ -147,7 +148,7 @@ struct tracer {
 	int fd;				/* its stdout: JSON lines */
 	size_t len;
 	char buf[65536];
-	char ready[PATH_MAX], err[PATH_MAX];
+	char ready[PATH_MAX], err[PATH_MAX], stats[PATH_MAX];
 };
 
 struct kid {
@@ -865,12 +866,15 @@ static void start_tracer(int side)
 {
 	struct tracer *t = &g.tr[side];
 	struct spawn s = { .ns = -1, .in = -1, .keep = { -1, -1 }, .tracer = true };
-	char *argv[12];
+	char *argv[16];
 	int n = 0, p[2], efd;
 
 	bprintf(t->ready, sizeof(t->ready), "%s/ready-%c", g.tmp, "sc"[side]);
 	bprintf(t->err, sizeof(t->err), "%s/tracer-%c.err", g.tmp, "sc"[side]);
+	bprintf(t->stats, sizeof(t->stats), "%s/tracer-%c.stats", g.tmp, "sc"[side]);
 	argv[n++] = "rstwhy";
+	argv[n++] = "--stats-file";
+	argv[n++] = t->stats;
 	argv[n++] = "-v";
 	argv[n++] = "--json";
 	argv[n++] = "--ready-file";
@@ -1978,6 +1982,16 @@ static void report_text(double secs, int bad)
 	fflush(stdout);
 }
 
+/* one JSON line through rstwhy's writer (valid UTF-8 whatever the events' comms hold) */
+static void json_line(struct json_object *o)
+{
+	struct jw w;
+
+	jw_init(&w, stdout);
+	jw_jsonc(&w, NULL, o);
+	putchar('\n');
+}
+
 static void report_json(double secs, int bad)
 {
 	int n[RES_MISMATCH + 1] = { 0 };
@@ -2011,7 +2025,7 @@ static void report_json(double secs, int bad)
 			json_object_array_add(arr, ck);
 		}
 		json_object_object_add(o, "checks", arr);
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_line(o);
 		json_object_put(o);
 	}
 	o = json_object_new_object();
@@ -2024,9 +2038,39 @@ static void report_json(double secs, int bad)
 	json_object_object_add(sum, "seconds", jsonl_double(secs));
 	json_object_object_add(sum, "passed", json_object_new_boolean(!bad));
 	json_object_object_add(o, "summary", sum);
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_line(o);
 	json_object_put(o);
 	fflush(stdout);
+}
+
+/* a number of the tracer's --stats-file (docs/json.md); 0 when absent */
+static long long stat_of(struct json_object *o, const char *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (obj && !json_object_object_get_ex(o, obj, &o))
+		return 0;
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+/* the tracer's captured-against-TcpOutRsts check, in words, from its --stats-file */
+static void closing_check(const char *path, char *buf, size_t len)
+{
+	struct json_object *o = json_object_from_file(path);
+	long long out, cap, w, gone;
+
+	*buf = 0;
+	if (!o)
+		return;
+	out = stat_of(o, "kernel", "outrsts");
+	cap = stat_of(o, "kernel", "captured");
+	w = stat_of(o, "kernel", "watched_netns");
+	gone = stat_of(o, "kernel", "gone");
+	bprintf(buf, len, "kernel TcpOutRsts +%lld in %lld watched namespace%s; captured %lld of "
+		"%lld (%.1f%%); lost %lld (ring buffer full)%s\n", out, w, w == 1 ? "" : "s", cap,
+		out, out ? 100.0 * cap / out : 100.0, stat_of(o, NULL, "lost"),
+		gone ? "; more from namespaces gone before exit" : "");
+	json_object_put(o);
 }
 
 /* ---- cleanup -------------------------------------------------------------------------------- */
@@ -2345,16 +2389,8 @@ int cmd_selftest(int argc, char **argv)
 				fclose(f);
 		}
 	/* the tracers' own closing check: what they captured against the kernel's TcpOutRsts */
-	for (int i = 0; i < 2; i++) {
-		char line[400];
-		FILE *f = fopen(g.tr[i].err, "re");
-
-		while (f && fgets(line, sizeof(line), f))
-			if (!strncmp(line, "rstwhy: kernel TcpOutRsts", 25))
-				bprintf(closing[i], sizeof(closing[i]), "%s", line + 8);
-		if (f)
-			fclose(f);
-	}
+	for (int i = 0; i < 2; i++)
+		closing_check(g.tr[i].stats, closing[i], sizeof(closing[i]));
 	cleanup();
 
 	for (int i = 0; i < 2 && !g.json; i++)

@@ -8,6 +8,8 @@
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include "json.h"
 #include "output.h"
 #include "summary.h"
 
@@ -22,74 +24,81 @@ static void now_str(char *buf, size_t len)
 	strftime(buf, len, "%H:%M:%S", &tm);
 }
 
-static void json_comm(FILE *f, const char *comm)
-{
-	char c[17];
-
-	memcpy(c, comm, 16);
-	c[16] = 0;
-	json_str(f, c);
-}
-
-static void print_json(FILE *f, const struct summary_opts *o, const struct agg *a,
-		       const struct listeners *ls, double elapsed, uint64_t lost)
+/* one interval as one JSON line: fields in docs/json.md */
+static void print_json(FILE *f, const struct agg *a, const struct listeners *ls, double elapsed,
+		       uint64_t lost)
 {
 	uint64_t tot = 0, itv = 0;
 	struct timespec ts;
+	struct jw w;
 	struct tm tm;
 	char t[40];
-	bool first = true;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(f, "{\"time\":\"%s\",\"interval\":%.3f,\"rows\":[", t, elapsed);
+	jw_init(&w, f);
+	jw_obj(&w, NULL);
+	jw_str(&w, "time", t);
+	jw_double(&w, "interval", elapsed, 3);
+	jw_arr(&w, "rows");
 	for (int i = 0; i < a->n; i++) {
 		const struct agg_row *r = &a->rows[i];
 		uint64_t d = r->total - r->prev;
 
 		tot += r->total;
 		itv += d;
-		fprintf(f, "%s{\"cause\":\"%s\",\"origin\":\"%s\",\"dir\":\"%s\",\"port\":%u,"
-			"\"port_side\":\"%s\",\"netns\":%u,\"owner\":", first ? "" : ",",
-			rw_cause_name(r->cause), rw_origin_name(r->origin),
-			r->received ? "received" : "sent", r->port, r->remote ? "remote" : "local",
-			r->netns);
+		jw_obj(&w, NULL);
+		jw_str(&w, "cause", rw_cause_name(r->cause));
+		jw_str(&w, "origin", rw_origin_name(r->origin));
+		jw_str(&w, "dir", r->received ? "received" : "sent");
+		jw_u64(&w, "port", r->port);
+		jw_str(&w, "port_side", r->remote ? "remote" : "local");
+		jw_u64(&w, "netns", r->netns);
 		if (r->has_owner) {
-			fprintf(f, "{\"pid\":%u,\"comm\":", r->pid);
-			json_comm(f, r->comm);
-			fputc('}', f);
+			jw_obj(&w, "owner");
+			jw_u64(&w, "pid", r->pid);
+			jw_strn(&w, "comm", r->comm, sizeof(r->comm));
+			jw_end(&w);
 		} else {
-			fputs("null", f);
+			jw_null(&w, "owner");
 		}
-		fputs(",\"meaning\":", f);
-		json_str(f, rw_cause_meaning(r->cause));
-		fputs(",\"container\":", f);
-		json_container(f, r->has_ct ? &r->ct : NULL);
-		fprintf(f, ",\"count\":%" PRIu64 ",\"rate\":%.1f,\"total\":%" PRIu64 "}", d,
-			elapsed > 0 ? d / elapsed : 0.0, r->total);
-		first = false;
+		json_container(&w, "container", r->has_ct ? &r->ct : NULL);
+		jw_str(&w, "meaning", rw_cause_meaning(r->cause));
+		jw_u64(&w, "count", d);
+		jw_double(&w, "rate", elapsed > 0 ? d / elapsed : 0.0, 1);
+		jw_u64(&w, "total", r->total);
+		jw_end(&w);
 	}
-	fprintf(f, "],\"totals\":{\"count\":%" PRIu64 ",\"rate\":%.1f,\"total\":%" PRIu64
-		",\"lost\":%" PRIu64 "},\"listeners\":[", itv, elapsed > 0 ? itv / elapsed : 0.0,
-		tot, lost);
-	first = true;
+	jw_end(&w);
+	jw_obj(&w, "totals");
+	jw_u64(&w, "count", itv);
+	jw_double(&w, "rate", elapsed > 0 ? itv / elapsed : 0.0, 1);
+	jw_u64(&w, "total", tot);
+	jw_u64(&w, "lost", lost);
+	jw_end(&w);
+	jw_arr(&w, "listeners");
 	for (int i = 0; ls && i < ls->n; i++) {
 		const struct listener_info *l = &ls->l[i];
 
 		if (!l->seen)
 			continue;
-		fprintf(f, "%s{\"netns\":%u,\"port\":%u,\"family\":\"%s\",\"accept_queue\":%u,"
-			"\"accept_limit\":%u,\"drops\":%" PRIu64 ",\"ns_listen_overflows\":%" PRIu64
-			",\"ns_listen_drops\":%" PRIu64 "}", first ? "" : ",", l->netns, l->port,
-			l->family == AF_INET6 ? "ipv6" : "ipv4", l->queue, l->limit,
-			l->have_prev ? l->drops - l->drops_prev : 0,
-			l->have_prev ? l->ns_overflows - l->ns_overflows_prev : 0,
-			l->have_prev ? l->ns_listendrops - l->ns_listendrops_prev : 0);
-		first = false;
+		jw_obj(&w, NULL);
+		jw_u64(&w, "netns", l->netns);
+		jw_u64(&w, "port", l->port);
+		jw_str(&w, "family", l->family == AF_INET6 ? "ipv6" : "ipv4");
+		jw_u64(&w, "accept_queue", l->queue);
+		jw_u64(&w, "accept_limit", l->limit);
+		jw_u64(&w, "drops", l->have_prev ? l->drops - l->drops_prev : 0);
+		jw_u64(&w, "ns_listen_overflows",
+		       l->have_prev ? l->ns_overflows - l->ns_overflows_prev : 0);
+		jw_u64(&w, "ns_listen_drops",
+		       l->have_prev ? l->ns_listendrops - l->ns_listendrops_prev : 0);
+		jw_end(&w);
 	}
-	fputs("]}\n", f);
-	(void)o;
+	jw_end(&w);
+	jw_end(&w);
+	fputc('\n', f);
 }
 
 void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
@@ -101,7 +110,7 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 	int shown = 0;
 
 	if (o->json) {
-		print_json(f, o, a, ls, elapsed, lost);
+		print_json(f, a, ls, elapsed, lost);
 		fflush(f);
 		return;
 	}
@@ -115,7 +124,7 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 	for (int i = 0; i < a->n; i++) {
 		const struct agg_row *r = &a->rows[i];
 		uint64_t d = r->total - r->prev;
-		char owner[100] = "-", port[12];
+		char owner[128] = "-", port[12];
 
 		tot += r->total;
 		itv += d;

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <elfutils/libdwfl.h>
+#include "json.h"
 #include "output.h"
 #include "perfmap.h"
 #include "ustack.h"
@@ -556,35 +557,37 @@ void ustack_free_all(void)
 
 /* ---- output ---- */
 
-void ustack_json(FILE *f, const struct ustack *s)
+void ustack_json(struct jw *w, const struct ustack *s)
 {
-	fputs(",\"user_stack\":[", f);
+	jw_arr(w, "user_stack");
 	for (int i = 0; i < s->n; i++) {
 		const struct ustack_frame *fr = &s->f[i];
+		char hex[24];
 
-		fprintf(f, "%s{\"addr\":\"0x%" PRIx64 "\",\"sym\":", i ? "," : "", fr->addr);
-		if (fr->sym[0])
-			json_str(f, fr->sym);
-		else
-			fputs("null", f);
-		fputs(",\"file\":", f);
-		json_str(f, fr->file);
-		if (fr->has_offset)
-			fprintf(f, ",\"offset\":\"0x%" PRIx64 "\"}", fr->offset);
-		else
-			fputs(",\"offset\":null}", f);
+		jw_obj(w, NULL);
+		snprintf(hex, sizeof(hex), "0x%" PRIx64, fr->addr);
+		jw_str(w, "addr", hex);
+		jw_str(w, "sym", fr->sym[0] ? fr->sym : NULL);
+		jw_str(w, "file", fr->file);
+		snprintf(hex, sizeof(hex), "0x%" PRIx64, fr->offset);
+		jw_str(w, "offset", fr->has_offset ? hex : NULL);
+		jw_end(w);
 	}
-	fputc(']', f);
+	jw_end(w);
 	if (s->fp_from >= 0)
-		fprintf(f, ",\"user_stack_fp_from\":%d", s->fp_from);
-	fprintf(f, ",\"user_stack_tid\":%u,\"user_stack_unwind\":\"%s\","
-		"\"user_stack_truncated\":%s,\"user_stack_exited\":%s", s->tid, s->unwind,
-		s->truncated ? "true" : "false", s->exited ? "true" : "false");
+		jw_i64(w, "user_stack_fp_from", s->fp_from);
+	jw_u64(w, "user_stack_tid", s->tid);
+	jw_str(w, "user_stack_unwind", s->unwind);
+	jw_bool(w, "user_stack_truncated", s->truncated);
+	jw_bool(w, "user_stack_exited", s->exited);
 }
 
 void ustack_table(FILE *f, const struct ustack *s, const char *comm)
 {
-	fprintf(f, "\tuser stack of %u/%u %.16s (%s%s):\n", s->tgid, s->tid, comm, s->unwind,
+	char cc[COMM_CLEAN_LEN];
+
+	fprintf(f, "\tuser stack of %u/%u %s (%s%s):\n", s->tgid, s->tid, comm_clean(cc, comm),
+		s->unwind,
 		s->exited ? ", process exited before it could be read" : "");
 	for (int i = 0; i < s->n; i++) {
 		const struct ustack_frame *fr = &s->f[i];

@@ -46,8 +46,9 @@ void ustack_record(const struct rw_ustack *u);
 const struct ustack *ustack_take(uint64_t skaddr, uint32_t tid, uint64_t ts_ns);
 void ustack_free_all(void);
 
-/* ,"user_stack":[...] for a JSON object */
-void ustack_json(FILE *f, const struct ustack *s);
+/* the "user_stack" members of an event's JSON object (docs/user-stacks.md) */
+struct jw;
+void ustack_json(struct jw *w, const struct ustack *s);
 /* one indented line per frame; comm: the thread's name */
 void ustack_table(FILE *f, const struct ustack *s, const char *comm);
 
