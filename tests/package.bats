@@ -147,8 +147,10 @@ version_args() {
 	done
 	[[ -x $d/opt/rw/sbin/rstwhy ]] || fail "the binary is not executable"
 	# the unit runs the binary where it was installed
-	grep -qx 'ExecStart=/opt/rw/sbin/rstwhy --quiet --prometheus 127.0.0.1:9464' \
-		"$d/opt/rw/lib/systemd/system/rstwhy.service" ||
+	want=$(sed -n 's|^ExecStart=/usr/local/sbin/rstwhy |ExecStart=/opt/rw/sbin/rstwhy |p' \
+		"$ROOT/contrib/systemd/rstwhy.service")
+	[[ -n $want ]] || fail "contrib/systemd/rstwhy.service has no ExecStart=/usr/local/sbin/rstwhy"
+	grep -qxF "$want" "$d/opt/rw/lib/systemd/system/rstwhy.service" ||
 		fail "ExecStart does not name /opt/rw/sbin/rstwhy:" \
 		"$(grep ExecStart "$d/opt/rw/lib/systemd/system/rstwhy.service")"
 	if command -v systemd-analyze >/dev/null; then
