@@ -222,7 +222,7 @@ install: deps
 	$(MAKE) --no-print-directory rstwhy
 	install -D -m 0755 rstwhy $(DESTDIR)$(SBINDIR)/rstwhy
 	install -D -m 0644 man/rstwhy.8 $(DESTDIR)$(MANDIR)/man8/rstwhy.8
-	install -D -m 0644 contrib/bash-completion/rstwhy $(DESTDIR)$(BASHCOMPDIR)/rstwhy
+	install -D -m 0644 contrib/bash-completion/rstwhy.bash $(DESTDIR)$(BASHCOMPDIR)/rstwhy
 	install -d $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/local/sbin/rstwhy|$(SBINDIR)/rstwhy|' contrib/systemd/rstwhy.service \
 		> $(DESTDIR)$(UNITDIR)/rstwhy.service

@@ -202,7 +202,7 @@ complete_words() {
 		COMP_LINE="$*"
 		COMP_POINT=${#COMP_LINE}
 		_rstwhy 2>/dev/null
-		printf "%s\n" "${COMPREPLY[@]}"' sh "$ROOT/contrib/bash-completion/rstwhy" "$@"
+		printf "%s\n" "${COMPREPLY[@]}"' sh "$ROOT/contrib/bash-completion/rstwhy.bash" "$@"
 }
 
 @test "bash completion: options, cause names (also after a comma), subcommands and their options" {

@@ -14,7 +14,7 @@
 # per event, tracer peak RSS (VmHWM), and CPU per RST (floods, softirq included, + tracer) as a
 # ratio to untraced: both CPUs are saturated, so 1 / that ratio is the rate ratio on a quiet
 # machine, and it is far less disturbed by other work on a shared one. The verdict on each
-# target of issue 5 is printed for both. The exit status is 0 whatever the verdicts (a
+# flood target (docs/overhead.md) is printed for both. The exit status is 0 whatever the verdicts (a
 # measurement, not a test); non-zero only when the bench itself could not run.
 #
 # Then a profile phase (BENCH_PROFILE=1, default): kernel.bpf_stats_enabled is switched on for
