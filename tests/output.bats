@@ -18,23 +18,6 @@ teardown_file() {
 	rw_teardown_file
 }
 
-need_cmd() {
-	command -v "$1" >/dev/null ||
-		fail "$1 is not installed (Debian package $2; 'make test' installs it)"
-}
-
-free_port() {
-	local p i
-	for ((i = 0; i < 500; i++)); do
-		p=$((20000 + (($$ * 131 + BATS_TEST_NUMBER * 977 + i * 7919 + RANDOM) % 40000)))
-		if [[ -z $(ss -Htln "sport = :$p") ]]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	fail "free_port: no free TCP port found"
-}
-
 # wait_file_has FILE REGEX SECS: until FILE has a line matching REGEX
 wait_file_has() {
 	local i

@@ -594,3 +594,22 @@ assert_common_fields() {
 	assert_all_events_jq 'has("kernel_reason") and ((.kernel_reason | type) == "string" or (.kernel_reason | type) == "null")' \
 		"kernel_reason is present and is a string or null"
 }
+
+# free_port: a TCP port nobody listens on in this (the root) namespace, unique-ish per run
+free_port() {
+	local p i
+	for ((i = 0; i < 500; i++)); do
+		p=$((20000 + (($$ * 131 + BATS_TEST_NUMBER * 977 + i * 7919 + RANDOM) % 40000)))
+		if [[ -z $(ss -Htln "sport = :$p") ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	fail "free_port: no free TCP port found"
+}
+
+# need_cmd CMD PACKAGE: fail (not skip) when a test dependency is missing
+need_cmd() {
+	command -v "$1" >/dev/null ||
+		fail "$1 is not installed (Debian package $2; 'make test' installs it)"
+}
