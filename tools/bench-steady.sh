@@ -21,6 +21,8 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=tools/bench-lib.sh
+. "$ROOT/tools/bench-lib.sh"
 RSTWHY="${RSTWHY:-$ROOT/rstwhy}"
 ROUNDS="${BENCH_ROUNDS:-5}"
 SECS="${BENCH_SECS:-8}"
@@ -114,26 +116,13 @@ start_tracer() { # VARIANT
 	prom) "$RSTWHY" -q --prometheus "127.0.0.1:$port" --ready-file "$ready" \
 		>"$WORK/out" 2>"$WORK/err" & ;;
 	bpftrace)
-		unshare -m sh -c 'mountpoint -q /sys/kernel/tracing ||
-			mount -t tracefs nodev /sys/kernel/tracing; exec bpftrace -e "$0"' \
-			'tracepoint:tcp:tcp_send_reset { printf("%s %d state=%d\n", comm, pid, args->state); }' \
-			>"$WORK/out" 2>"$WORK/err" &
+		bpftrace_start 'tracepoint:tcp:tcp_send_reset { printf("%s %d state=%d\n", comm, pid, args->state); }' \
+			"$WORK/out" "$WORK/err"
 		;;
 	esac
 	TPID=$!
 	PIDS+=("$TPID")
-	for ((i = 0; i < 600; i++)); do
-		if [[ $1 == bpftrace ]]; then
-			grep -q '^Attaching' "$WORK/out" 2>/dev/null && { sleep 1; return 0; }
-		else
-			[[ -e $ready ]] && return 0
-		fi
-		kill -0 "$TPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "bench-steady: $1 did not start:" >&2
-	cat "$WORK/err" >&2
-	return 1
+	tracer_wait_ready bench-steady "$1" "$WORK/out" "$WORK/err" "$ready" 600
 }
 
 stop_tracer() {

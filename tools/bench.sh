@@ -32,6 +32,8 @@
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=tools/bench-lib.sh
+. "$ROOT/tools/bench-lib.sh"
 RSTWHY="${RSTWHY:-$ROOT/rstwhy}"
 RSTGEN="${RSTGEN:-$ROOT/.output/rstgen}"
 ROUNDS="${BENCH_ROUNDS:-5}"
@@ -151,28 +153,13 @@ start_tracer() { # VARIANT NSPATH OUTFILE ERRFILE
 	summary) "$RSTWHY" --summary "${args[@]}" >"$out" 2>"$err" & ;;
 	wakeup1) "$RSTWHY" --json --wakeup-bytes 1 "${args[@]}" >"$out" 2>"$err" & ;;
 	bpftrace)
-		# Debian's bpftrace looks the tracepoint up in tracefs, which is not mounted here:
-		# mount it in a private mount namespace of its own (nothing changes outside).
-		unshare -m sh -c 'mountpoint -q /sys/kernel/tracing ||
-			mount -t tracefs nodev /sys/kernel/tracing; exec bpftrace -e "$0"' \
-			'tracepoint:tcp:tcp_send_reset { printf("%s %d state=%d reason=%d sport=%d dport=%d\n", comm, pid, args->state, args->reason, (args->saddr[2] << 8) | args->saddr[3], (args->daddr[2] << 8) | args->daddr[3]); }' \
-			>"$out" 2>"$err" &
+		bpftrace_start 'tracepoint:tcp:tcp_send_reset { printf("%s %d state=%d reason=%d sport=%d dport=%d\n", comm, pid, args->state, args->reason, (args->saddr[2] << 8) | args->saddr[3], (args->daddr[2] << 8) | args->daddr[3]); }' \
+			"$out" "$err"
 		;;
 	esac
 	TPID=$!
 	PIDS+=("$TPID")
-	for ((i = 0; i < 300; i++)); do
-		if [[ $v == bpftrace ]]; then
-			grep -q '^Attaching' "$out" 2>/dev/null && { sleep 1; return 0; }
-		else
-			[[ -e $ready ]] && return 0
-		fi
-		kill -0 "$TPID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "bench: $v did not start:" >&2
-	cat "$err" >&2
-	return 1
+	tracer_wait_ready bench "$v" "$out" "$err" "$ready" 300
 }
 
 # wait until the tracer has consumed what the flood produced: CPU time and output size steady
