@@ -47,7 +47,8 @@ endif
 .DELETE_ON_ERROR:
 .PHONY: all run test deps deps-test clean unit FORCE
 
-all: rstwhy $(OUTPUT)/rstgen $(OUTPUT)/rstinject $(OUTPUT)/stormgen $(OUTPUT)/holdconns
+all: rstwhy $(OUTPUT)/rstgen $(OUTPUT)/rstinject $(OUTPUT)/stormgen $(OUTPUT)/holdconns \
+	$(OUTPUT)/bpfstats
 
 $(OUTPUT):
 	$(Q)mkdir -p $@
@@ -95,6 +96,10 @@ $(OUTPUT)/stormgen: tools/stormgen.c | $(OUTPUT)
 $(OUTPUT)/holdconns: tools/holdconns.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUTPUT)/bpfstats: tools/bpfstats.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@ -lbpf
 
 $(RSTGEN_FN): tools/rstgen.c | $(OUTPUT)
 	$(call msg,CC,$@)

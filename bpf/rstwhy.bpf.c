@@ -96,7 +96,8 @@ struct sk_info {
 	__u8 prev_state;	/* state left by the last move to CLOSE, 0 if none */
 	__u8 client;		/* connect()ed: its local port is an ephemeral one */
 	__u8 in_cgroup;		/* -c: owner_in_cgroup() when the owner was recorded */
-	__u8 pad[4];
+	__u8 seeded;		/* the owner was found at start (seed_owners), not seen acting */
+	__u8 pad[3];
 };
 
 /* owner and last state per socket, keyed by the socket's address (without sk_owners) */
@@ -369,6 +370,7 @@ static __always_inline void set_owner(struct sk_info *cur)
 	cur->cgroup_id = bpf_get_current_cgroup_id();
 	cur->in_cgroup = owner_in_cgroup();
 	cur->has_owner = 1;
+	cur->seeded = 0;
 	count(RW_CNT_OWNER_SET);
 }
 
@@ -694,7 +696,8 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk,
 				e->flags |= RW_F_PREV_STATE;
 			}
 			if (info->has_owner)
-				copy_owner(e, &info->owner, info->cgroup_id, RW_OWN_SOCKET,
+				copy_owner(e, &info->owner, info->cgroup_id,
+					   info->seeded ? RW_OWN_PROCFS : RW_OWN_SOCKET,
 					   info->in_cgroup);
 			if (info->client)
 				e->flags |= RW_F_CLIENT;
@@ -1433,4 +1436,150 @@ SEC("tracepoint/net/net_dev_queue")
 int rw_dev_queue_tp(struct tp_sk *ctx)
 {
 	return on_dev_queue((const struct sk_buff *)ctx->skaddr, false);
+}
+
+/* ---- owners of the sockets that existed before rstwhy started --------------------------------- */
+
+/*
+ * Run once at start, after the hooks are attached: a BPF iterator over every process's open
+ * files (iter/task_file, Linux 5.8+) records each TCP socket's holder. With socket-local
+ * storage the record goes into the socket's own storage (as the hooks would write it, marked
+ * seeded); otherwise by 4-tuple into tuple_owners. Listening sockets also go into listeners.
+ * User space reads two of them at once (even and odd descriptors, one thread each): no /proc
+ * text, no system call per descriptor. A record the hooks wrote since they were attached stays.
+ */
+const volatile __u64 seed_cgroup_id = 0;	/* -c: the cgroup v2 directory's id (its inode) */
+
+#define S_IFMT		00170000
+#define S_IFSOCK	0140000
+#define SOCK_STREAM	1
+#define CGROUP_MAX_DEPTH 64
+
+/* -c: whether the task's cgroup v2 is seed_cgroup_id or below it */
+static __always_inline bool task_in_cgroup(struct task_struct *task)
+{
+	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+
+	for (int i = 0; i < CGROUP_MAX_DEPTH && cg; i++) {
+		struct cgroup_subsys_state *parent;
+
+		if (BPF_CORE_READ(cg, kn, id) == seed_cgroup_id)
+			return true;
+		/* a cgroup starts with its own css: the parent css is the parent cgroup */
+		parent = BPF_CORE_READ(cg, self.parent);
+		cg = parent ? (void *)parent - bpf_core_field_offset(struct cgroup, self) : NULL;
+	}
+	return false;
+}
+
+/* the holder, as /proc would name it: the process, no thread */
+static __always_inline void seed_task(struct owner_rec *o, struct task_struct *task, bool btf)
+{
+	o->owner.tgid = o->owner.pid = SK_READ(btf, task, tgid);
+	BPF_CORE_READ_INTO(&o->owner.comm, task, group_leader, comm);
+	if (btf)
+		o->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	else
+		o->cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	o->in_cgroup = seed_cgroup_id && task_in_cgroup(task);
+	o->src = RW_OWN_PROCFS;
+}
+
+/*
+ * With socket-local storage (5.11+) the socket comes as a BTF pointer (bpf_sock_from_file, as
+ * the storage wants it) and is read with plain loads; otherwise through
+ * bpf_probe_read_kernel: a socket's file points at its struct socket.
+ */
+static __always_inline struct sock *seed_sock(struct file *file, bool btf)
+{
+	struct socket *sock;
+
+	if (btf) {
+		if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+			return NULL;
+		sock = bpf_sock_from_file(file);
+		return sock ? sock->sk : NULL;
+	}
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int seed_one(struct bpf_iter__task_file *ctx, bool btf, int shard)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct owner_rec o = {};
+	const char *out = "f";	/* one byte per socket out: f failed, l listener, s socket */
+	struct sock *sk;
+	__u32 netns;
+	__u8 state;
+
+	/* two walks at once, one per half of the descriptors: each socket costs cache misses */
+	if (!task || !file || (ctx->fd & 1) != shard)
+		return 0;
+	sk = seed_sock(file, btf);
+	/* TCP only: a raw socket may carry IPPROTO_TCP too */
+	if (!sk || !sk_is_tcp_inet(sk, btf))
+		return 0;
+	if ((btf ? BPF_CORE_READ_BITFIELD(sk, sk_type) :
+		   BPF_CORE_READ_BITFIELD_PROBED(sk, sk_type)) != SOCK_STREAM)
+		return 0;
+	netns = btf ? sk->__sk_common.skc_net.net->ns.inum : sk_netns(sk);
+	if (filter_netns && netns != filter_netns)
+		return 0;
+	seed_task(&o, task, btf);
+
+	state = SK_READ(btf, sk, __sk_common.skc_state);
+	if (state == TCP_LISTEN) {
+		struct listener_key lk = {};
+
+		lk.netns = netns;
+		lk.family = SK_READ(btf, sk, __sk_common.skc_family);
+		lk.port = SK_READ(btf, sk, __sk_common.skc_num);
+		/* shared by a pre-forking server: the first holder (the parent) stays */
+		out = bpf_map_update_elem(&listeners, &lk, &o, BPF_NOEXIST) ? "-" : "l";
+	} else if (btf) {
+		struct sk_info *cur = bpf_sk_storage_get(&sk_owners, sk, 0,
+							 BPF_SK_STORAGE_GET_F_CREATE);
+
+		if (!cur) {
+			out = "f";
+		} else if (cur->has_owner) {
+			out = "-";
+		} else {
+			/* held twice (dup, fork): either holder is right */
+			cur->owner = o.owner;
+			cur->cgroup_id = o.cgroup_id;
+			cur->in_cgroup = o.in_cgroup;
+			cur->seeded = 1;
+			cur->has_owner = 1;
+			out = "s";
+		}
+	} else {
+		struct tuple_key k = {};
+
+		sk_tuple(sk, &k);
+		k.netns = netns;
+		out = bpf_map_update_elem(&tuple_owners, &k, &o, BPF_ANY) ? "f" : "s";
+	}
+	/*
+	 * Counted in user space (no shared counter for two CPUs to fight over); and a read()
+	 * that produced nothing for a million files would end with EAGAIN.
+	 */
+	bpf_seq_write(ctx->meta->seq, out, 1);
+	return 0;
+}
+
+SEC("iter/task_file")
+int seed_owners(struct bpf_iter__task_file *ctx)
+{
+	return use_sk_storage ? seed_one(ctx, true, 0) : seed_one(ctx, false, 0);
+}
+
+SEC("iter/task_file")
+int seed_owners_odd(struct bpf_iter__task_file *ctx)
+{
+	return use_sk_storage ? seed_one(ctx, true, 1) : seed_one(ctx, false, 1);
 }

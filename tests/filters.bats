@@ -120,7 +120,10 @@ cgroup2_root() {
 	((status == 2)) || fail "exit $status for a 16-byte --comm"
 }
 
-@test "owners of connections made before rstwhy started (sock_diag, /proc/PID/fd)" {
+# the owners of connections made before rstwhy started: HOW is "iter" (the BPF iterator over
+# open files, where the kernel has it) or "proc" (sock_diag and /proc/PID/fd, forced)
+check_preexisting_owners() {
+	local how=$1
 	require_bin "$HOLDCONNS" holdconns
 	local out="$BATS_TEST_TMPDIR/hold.out" client i port=$((SCEN_PORT + 2000))
 	ip netns exec "$SRV_NS" "$HOLDCONNS" -n 400 -w 2 -k 3 -p "$port" >"$out" 2>&1 3>&- &
@@ -135,7 +138,14 @@ cgroup2_root() {
 	client=$(sed -n "s/^server=[0-9]* client=\([0-9]*\) port=$port\$/\1/p" "$out")
 	[[ -n $client ]] || { cat "$out"; fail "no client pid"; }
 
-	start_rstwhy --netns "$SRV_NSPATH"
+	if [[ $how == proc ]]; then
+		RSTWHY_SEED=proc start_rstwhy --netns "$SRV_NSPATH" -v
+	else
+		start_rstwhy --netns "$SRV_NSPATH" -v
+	fi
+	local want="owners of existing sockets (BPF iterator"
+	[[ $how == iter ]] || want="owners of existing sockets (sock_diag"
+	grep -qF "$want" "$RSTWHY_ERR" || { cat "$RSTWHY_ERR"; fail "not seeded the $how way"; }
 	kill -USR1 "$client"
 	for ((i = 0; i < 300; i++)); do
 		grep -q '^resets=3' "$out" && break
@@ -149,4 +159,14 @@ cgroup2_root() {
 		assert_event close-linger0 ".sport=$sport" ".owner.pid=$client" \
 			.owner.comm=holdconns-cli .detail.owner_from=procfs
 	done
+}
+
+@test "owners of connections made before rstwhy started: BPF iterator over open files" {
+	"$RSTWHY" --probe -j | jq -e '.seed_iter' >/dev/null ||
+		skip "kernel $(uname -r) has no BPF iterator over open files (5.11+ with BTF)"
+	check_preexisting_owners iter
+}
+
+@test "owners of connections made before rstwhy started: sock_diag and /proc/PID/fd" {
+	check_preexisting_owners proc
 }

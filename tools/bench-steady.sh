@@ -11,8 +11,9 @@
 # tcp:tcp_send_reset. Each is a ratio of requests/s to the untraced run of the same round.
 # rstwhy watches the whole host, as it would on a gateway.
 #
-# Then (BENCH_PROFILE=1) kernel.bpf_stats_enabled is switched on for one traced run per
-# workload (it is global: restored on exit, and said so): BPF time per program per request.
+# Then (BENCH_PROFILE=1) BPF run-time statistics are switched on for one traced run per
+# workload, through the file descriptor BPF_ENABLE_STATS returns (tools/bpfstats.c: off again
+# when it ends, whatever happens): BPF time per program per request.
 #
 # Only namespaces made here (rws<PID>s, rws<PID>c) carry traffic; only PIDs started here are
 # signalled. Environment: BENCH_ROUNDS (5), BENCH_SECS (8, per run), BENCH_LOADS
@@ -42,7 +43,6 @@ SRV="10.214.$(($$ % 250 + 1)).1" CLI="10.214.$(($$ % 250 + 1)).2"
 WORK=$(mktemp -d /tmp/rwsteady.XXXXXX)
 cp "$RSTWHY" "$WORK/rstwhy" && RSTWHY="$WORK/rstwhy"
 PIDS=()
-STATS_PREV=""
 
 cleanup() {
 	local p
@@ -52,10 +52,6 @@ cleanup() {
 	for p in "$WORK/nginx.pid" "$WORK/redis.pid"; do
 		[[ -s $p ]] && kill "$(cat "$p")" 2>/dev/null
 	done
-	if [[ -n $STATS_PREV ]]; then
-		sysctl -q kernel.bpf_stats_enabled="$STATS_PREV"
-		echo "bench-steady: kernel.bpf_stats_enabled restored to $STATS_PREV" >&2
-	fi
 	sleep 0.3
 	ip netns del "$SNS" 2>/dev/null
 	ip netns del "$CNS" 2>/dev/null
@@ -89,6 +85,11 @@ ip netns exec "$SNS" redis-server --bind "$SRV" --port 6379 --protected-mode no 
 	--appendonly no --daemonize yes --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log" ||
 	die "redis-server failed"
 sleep 1
+
+# busy CPU time of the whole machine, in ticks: user nice system irq softirq of all CPUs (idle,
+# iowait and steal left out). The tracer's own work, BPF programs included, is in it.
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+now() { date +%s.%N; }
 
 # load LOAD -> requests/s on stdout
 load() {
@@ -155,11 +156,17 @@ for ((r = 0; r < ROUNDS; r++)); do
 		for ((k = 0; k < nv; k++)); do
 			v=${VARIANTS[$(((k + r) % nv))]}
 			start_tracer "$v" || continue
+			c0=$(cpu_busy) t0=$(now)
 			rate=$(load "$l")
+			c1=$(cpu_busy) t1=$(now)
 			stop_tracer
 			[[ -n $rate ]] || { echo "bench-steady: $l gave no rate" >&2; continue; }
-			echo "$r $l $v $rate" >>"$RES"
-			printf '  round %d %-6s %-9s %s req/s\n' "$((r + 1))" "$l" "$v" "$rate" >&2
+			# busy CPU ticks per 1000 requests
+			cpk=$(awk -v c=$((c1 - c0)) -v r="$rate" -v a="$t0" -v b="$t1" \
+				'BEGIN { printf "%.4f", r > 0 ? c * 1000 / (r * (b - a)) : 0 }')
+			echo "$r $l $v $rate $cpk" >>"$RES"
+			printf '  round %d %-6s %-9s %10s req/s %8s CPU ticks/1000 req\n' "$((r + 1))" \
+				"$l" "$v" "$rate" "$cpk" >&2
 		done
 	done
 done
@@ -167,57 +174,73 @@ done
 labels=""
 for v in "${VARIANTS[@]}"; do labels+="$(label "$v")|"; done
 echo
-echo "== steady state, $(date -u +%Y-%m-%dT%H:%MZ): requests/s as a ratio to untraced in the" \
-	"same round, median (range) =="
-awk -v order="${VARIANTS[*]}" -v loads="$LOADS" -v labels="$labels" '
-	function median(a, n,   i, j, t) {
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
-	{ rate[$1, $2, $3] = $4; seen[$1] = 1 }
-	END {
-		nv = split(order, V, " "); nl = split(loads, Lo, " "); split(labels, L, "|")
-		printf "%-32s", "variant"
-		for (i = 1; i <= nl; i++) printf " %22s", Lo[i]
-		printf "\n"
-		for (vi = 1; vi <= nv; vi++) {
-			v = V[vi]; printf "%-32s", L[vi]
-			for (i = 1; i <= nl; i++) {
-				n = 0
-				for (r in seen) if (rate[r, Lo[i], "untraced"] > 0 && (r, Lo[i], v) in rate)
-					R[++n] = rate[r, Lo[i], v] / rate[r, Lo[i], "untraced"]
-				if (!n) { printf " %22s", "-"; continue }
-				lo = hi = R[1]
-				for (j = 2; j <= n; j++) { if (R[j] < lo) lo = R[j]; if (R[j] > hi) hi = R[j] }
-				if (v == "untraced") {
-					for (j = 1; j <= n; j++) U[j] = rate[j - 1, Lo[i], v]
-					printf " %22s", sprintf("%.0f/s", median(U, n))
-				} else {
-					printf " %22s", sprintf("%.3f (%.2f-%.2f)", median(R, n), lo, hi)
-				}
-				delete R; delete U
-			}
-			printf "\n"
+ratios() { # 0: requests/s; 1: CPU per request
+	awk -v cpu="$1" -v order="${VARIANTS[*]}" -v loads="$LOADS" -v labels="$labels" '
+		function median(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 		}
-	}' "$RES"
+		{ rate[$1, $2, $3] = (cpu ? ($5 > 0 ? 1 / $5 : 0) : $4); seen[$1] = 1 }
+		END {
+			nv = split(order, V, " "); nl = split(loads, Lo, " "); split(labels, L, "|")
+			printf "%-32s", "variant"
+			for (i = 1; i <= nl; i++) printf " %22s", Lo[i]
+			printf "\n"
+			for (vi = 1; vi <= nv; vi++) {
+				v = V[vi]; printf "%-32s", L[vi]
+				for (i = 1; i <= nl; i++) {
+					n = 0
+					for (r in seen) if (rate[r, Lo[i], "untraced"] > 0 && (r, Lo[i], v) in rate)
+						R[++n] = rate[r, Lo[i], v] / rate[r, Lo[i], "untraced"]
+					if (!n) { printf " %22s", "-"; continue }
+					lo = hi = R[1]
+					for (j = 2; j <= n; j++) { if (R[j] < lo) lo = R[j]; if (R[j] > hi) hi = R[j] }
+					if (v == "untraced") {
+						for (j = 1; j <= n; j++) U[j] = rate[j - 1, Lo[i], v]
+						printf " %22s", cpu ? sprintf("%.2f ticks/1k", 1 / median(U, n)) :
+							sprintf("%.0f/s", median(U, n))
+					} else {
+						printf " %22s", sprintf("%.3f (%.2f-%.2f)", median(R, n), lo, hi)
+					}
+					delete R; delete U
+				}
+				printf "\n"
+			}
+		}' "$RES"
+}
+echo "== steady state, $(date -u +%Y-%m-%dT%H:%MZ), $ROUNDS rounds =="
+echo "requests/s as a ratio to untraced in the same round, median (range):"
+ratios 0
+echo
+echo "1 / CPU per request as a ratio to untraced in the same round (busy CPU of the whole"
+echo "machine, tracer included, per request: less disturbed by other guests on a shared host;"
+echo "below 1: costs CPU), median (range):"
+ratios 1
+echo
 
 ((PROFILE)) || exit 0
-STATS_PREV=$(sysctl -n kernel.bpf_stats_enabled)
+BPFSTATS="$ROOT/.output/bpfstats"
+[[ -x $BPFSTATS ]] || die "build first: make (needs .output/bpfstats)"
 echo
-echo "profile: kernel.bpf_stats_enabled set to 1 for one rstwhy -j run per workload (was" \
-	"$STATS_PREV; restored when they end). Counts include any other traffic on the host."
+echo "profile: BPF run-time statistics on (BPF_ENABLE_STATS, held by tools/bpfstats: they go" \
+	"off when it ends; no sysctl is changed) for one rstwhy -j run per workload. Counts" \
+	"include any other traffic on the host."
 printf '%-6s %-20s %10s %8s %10s %10s\n' load program runs ns/run runs/req ns/req
 for l in $LOADS; do
 	start_tracer json || continue
-	sysctl -q kernel.bpf_stats_enabled=1
+	coproc STATS { exec "$BPFSTATS"; }
+	PIDS+=("$STATS_PID")
+	read -r _ <&"${STATS[0]}" || die "bpfstats did not start"
 	ids=$(grep -h '^prog_id:' /proc/"$TPID"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un)
 	snap() { for id in $ids; do bpftool -j prog show id "$id"; done |
 		jq -r '"\(.name) \(.run_cnt // 0) \(.run_time_ns // 0)"' | sort; }
 	snap >"$WORK/s0"
 	rate=$(load "$l")
 	snap >"$WORK/s1"
-	sysctl -q kernel.bpf_stats_enabled="$STATS_PREV"
+	sp=$STATS_PID
+	kill -INT "$sp" 2>/dev/null
+	wait "$sp" 2>/dev/null
 	stop_tracer
 	join "$WORK/s0" "$WORK/s1" | awk -v l="$l" -v n="$(awk -v r="${rate:-0}" -v s="$SECS" \
 		'BEGIN { print r * s }')" '{ c = $4 - $2; t = $5 - $3; tot += t
@@ -226,6 +249,3 @@ for l in $LOADS; do
 		END { if (n > 0) printf "%-6s %-20s %10s %8s %10s %10.0f\n", l, "all", "", "", "",
 			tot / n }'
 done
-sysctl -q kernel.bpf_stats_enabled="$STATS_PREV"
-echo "profile: kernel.bpf_stats_enabled restored to $STATS_PREV"
-STATS_PREV=""

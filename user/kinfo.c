@@ -75,6 +75,10 @@ int kinfo_load(struct kinfo *ki, const char *btf_path)
 		ki->has_tp[i] = tp_args(vmlinux_btf, tp_names[i]) >= 0;
 	ki->send_reset_args = tp_args(vmlinux_btf, tp_names[KTP_SEND_RESET]);
 	ki->v4_reset_args = func_args(vmlinux_btf, "tcp_v4_send_reset");
+	/* the iterator's context type exists where the kernel has the iterator */
+	ki->task_file_iter = ki->kernel_btf && !btf_path &&
+			     btf__find_by_name_kind(vmlinux_btf, "bpf_iter__task_file",
+						    BTF_KIND_STRUCT) > 0;
 
 	id = btf__find_by_name_kind(vmlinux_btf, "sk_rst_reason", BTF_KIND_ENUM);
 	if (id > 0) {

@@ -16,6 +16,7 @@ struct kinfo {
 	bool reason_enum;		/* enum sk_rst_reason exists */
 	int send_reset_args;		/* tcp:tcp_send_reset arguments, -1 if no such tracepoint */
 	bool has_tp[8];			/* indexed by enum kinfo_tp */
+	bool task_file_iter;		/* BPF iterators over open files (5.8+, kernel BTF) */
 	int nreasons;
 	const char *reason_name[KINFO_MAX_REASONS];	/* by value, without SK_RST_REASON_ */
 	enum rw_kreason reason_kr[KINFO_MAX_REASONS];

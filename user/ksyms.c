@@ -34,8 +34,8 @@ struct ksyms *ksyms_load(const char *path)
 {
 	struct ksyms *ks = calloc(1, sizeof(*ks));
 	size_t cap = 0, ncap = 0;
-	char line[512], name[256], type;
-	unsigned long long addr;
+	static char iobuf[1 << 16];
+	char line[512];
 	FILE *f;
 
 	if (!ks)
@@ -45,15 +45,25 @@ struct ksyms *ksyms_load(const char *path)
 		free(ks);
 		return NULL;
 	}
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
+	/* "ADDR TYPE NAME[\t[MODULE]]": parsed by hand, it is 200,000 lines at every start */
 	while (fgets(line, sizeof(line), f)) {
+		unsigned long long addr;
+		char *end, *name, type;
 		size_t len;
 
-		if (sscanf(line, "%llx %c %255s", &addr, &type, name) != 3)
+		addr = strtoull(line, &end, 16);
+		if (end == line || end[0] != ' ' || !end[1] || end[2] != ' ')
 			continue;
+		type = end[1];
 		if (type != 't' && type != 'T' && type != 'W' && type != 'w')
 			continue;
 		if (!addr)
 			continue;	/* kptr_restrict hides addresses */
+		name = end + 3;
+		name[strcspn(name, " \t\n")] = 0;
+		if (!*name)
+			continue;
 		if ((size_t)ks->n == cap) {
 			struct ksym *s;
 

@@ -367,7 +367,12 @@ static void configure(struct loader *l, const struct loader_opts *o, const struc
 	skel->rodata->want_ustack = l->ustack;
 	if (o->filter)
 		kfilter_set_rodata(skel, o->filter);
-	if (o->existing_socks > 0) {
+	skel->rodata->seed_cgroup_id = o->seed_cgroup_id;
+	/* with socket-local storage the hash map of socket records is never used */
+	if (l->sk_storage)
+		bpf_map__set_max_entries(skel->maps.sockets, 1);
+	/* the iterator puts connections in their sockets' storage: not in the 4-tuple map */
+	if (o->existing_socks > 0 && !(l->seed_iter && l->sk_storage)) {
 		/* room for every socket found at start and as many again for timewait stand-ins */
 		long want = o->existing_socks + bpf_map__max_entries(skel->maps.tuple_owners);
 
@@ -377,7 +382,7 @@ static void configure(struct loader *l, const struct loader_opts *o, const struc
 
 static int try_plan_sks(struct loader *l, const struct loader_opts *o, const struct kinfo *ki,
 			const struct ksyms *ks, enum tp_flavor fl, enum attach_mode passive,
-			bool sks, char *err, size_t errlen)
+			bool sks, bool seed, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = ki->btf_path);
 	enum todo todo[NHOOKS];
@@ -394,9 +399,12 @@ static int try_plan_sks(struct loader *l, const struct loader_opts *o, const str
 	l->flavor = fl;
 	l->passive = passive;
 	l->sk_storage = sks;
+	l->seed_iter = seed;
 	configure(l, o, ki);
 	bpf_object__for_each_program(p, l->skel->obj)
 		bpf_program__set_autoload(p, false);
+	bpf_program__set_autoload(l->skel->progs.seed_owners, seed);
+	bpf_program__set_autoload(l->skel->progs.seed_owners_odd, seed);
 	e = choose(l, o, ki, ks, todo, err, errlen);
 	if (e)
 		goto fail;
@@ -438,15 +446,21 @@ fail:
  * Socket-local storage needs BTF pointers in every program that reads or writes a socket's
  * record (tp_btf and fentry, not raw_tp, tracepoints or kprobes) and a kernel that lets
  * tracing programs use it: tried for real, the hash map keyed by socket address otherwise.
+ * The seeding iterator loads with the rest where the kernel has it; a kernel that refuses it
+ * (before 5.11 it lacks bpf_sock_from_file) costs one more try without it, and the owners of
+ * existing sockets then come from sock_diag and /proc (prefill.c).
  */
 static int try_plan(struct loader *l, const struct loader_opts *o, const struct kinfo *ki,
 		    const struct ksyms *ks, enum tp_flavor fl, enum attach_mode passive,
 		    char *err, size_t errlen)
 {
-	if (fl == TPF_BTF && passive != ATTACH_KPROBE &&
-	    !try_plan_sks(l, o, ki, ks, fl, passive, true, err, errlen))
-		return 0;
-	return try_plan_sks(l, o, ki, ks, fl, passive, false, err, errlen);
+	int e = -ENOENT;
+
+	for (int sks = fl == TPF_BTF && passive != ATTACH_KPROBE; sks >= 0; sks--)
+		for (int seed = o->seed_iter; seed >= 0; seed--)
+			if (!(e = try_plan_sks(l, o, ki, ks, fl, passive, sks, seed, err, errlen)))
+				return 0;
+	return e;
 }
 
 int loader_start(struct loader *l, const struct loader_opts *o, const struct kinfo *ki,
@@ -534,6 +548,9 @@ void loader_print_plan(const struct loader *l, const struct kinfo *ki, FILE *f)
 			"passive resets");
 	for (int i = 0; i < l->nhooks; i++)
 		print_hook(&l->hooks[i], f);
+	fprintf(f, "  %-24s %s\n", "existing owners", l->seed_iter ?
+		"BPF iterator over open files (iter/task_file)" :
+		"sock_diag and /proc/PID/fd (no iterator over open files here)");
 	if (l->ustack_asked && !l->ustack)
 		fprintf(f, "  -u: no user stacks with classic tracepoints (needs tp_btf or raw_tp)\n");
 	for (int i = 0; i < l->ntried; i++)
@@ -558,6 +575,7 @@ static struct json_object *plan_json(const struct loader *l, const struct kinfo 
 	json_object_object_add(o, "reason", json_object_new_boolean(l->reason));
 	json_object_object_add(o, "passive", jstr(modes[l->passive].name));
 	json_object_object_add(o, "gap", json_object_new_boolean(l->gap));
+	json_object_object_add(o, "seed_iter", json_object_new_boolean(l->seed_iter));
 	a = json_object_new_array();
 	for (int i = 0; l->gap && i < NGAP; i++)
 		json_object_array_add(a, jstr(rw_cause_name(gap_causes[i])));

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -91,7 +92,46 @@ static int64_t mono_to_real_offset(void)
 }
 
 /* the kernel's BTF, its tracepoint and symbols; 0 or an exit status after one line */
-static int kernel_facts(const struct env *env, struct kinfo *ki, struct ksyms **ks)
+/*
+ * /proc/kallsyms takes about 100 ms to read: it is read by a thread while BTF is parsed and the
+ * programs load, and waited for only where it is needed (kprobes need addresses to attach).
+ */
+struct ksyms_job {
+	pthread_t thread;
+	bool started;
+	struct ksyms *ks;
+};
+
+static void *ksyms_thread(void *arg)
+{
+	struct ksyms_job *j = arg;
+
+	j->ks = ksyms_load(NULL);
+	return NULL;
+}
+
+static void ksyms_start(struct ksyms_job *j)
+{
+	j->started = !pthread_create(&j->thread, NULL, ksyms_thread, j);
+	if (!j->started)
+		ksyms_thread(j);
+}
+
+/* the symbols, or NULL after one line */
+static struct ksyms *ksyms_wait(struct ksyms_job *j)
+{
+	if (j->started) {
+		pthread_join(j->thread, NULL);
+		j->started = false;
+	}
+	if (!j->ks)
+		fprintf(stderr, "rstwhy: cannot read kernel symbol addresses from /proc/kallsyms "
+			"(they read as zero without CAP_SYSLOG, or with kernel.kptr_restrict=2): "
+			"run as root\n");
+	return j->ks;
+}
+
+static int kernel_facts(const struct env *env, struct kinfo *ki)
 {
 	int err = kinfo_load(ki, env->btf);
 
@@ -114,14 +154,14 @@ static int kernel_facts(const struct env *env, struct kinfo *ki, struct ksyms **
 			ki->release);
 		return EXIT_ENV;
 	}
-	*ks = ksyms_load(NULL);
-	if (!*ks) {
-		fprintf(stderr, "rstwhy: cannot read kernel symbol addresses from /proc/kallsyms "
-			"(they read as zero without CAP_SYSLOG, or with kernel.kptr_restrict=2): "
-			"run as root\n");
-		return EXIT_ENV;
-	}
 	return 0;
+}
+
+/* whether loading may attach kprobes (which need kallsyms addresses) */
+static bool may_kprobe(const struct env *env, const struct kinfo *ki)
+{
+	return env->probe || env->attach == ATTACH_KPROBE ||
+	       (env->attach == ATTACH_AUTO && ki->send_reset_args < 3);
 }
 
 /* open, configure, load and attach; 0 or -1 after one line */
@@ -135,6 +175,7 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 		.attach = env->attach, .verbose = env->verbose,
 		.aggregate = !env->per_event && !env->pcapng, .ustack = env->ustack,
 		.filter = &env->kf, .existing_socks = prefill_count(env->netns),
+		.seed_iter = ki->task_file_iter, .seed_cgroup_id = prefill_cgroup_id(&env->kf),
 	};
 	char why[300];
 	int err = loader_start(ld, &lo, ki, ks, why, sizeof(why));
@@ -158,17 +199,32 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 	return 0;
 }
 
-/* the owners of sockets that exist already, from /proc */
-static void prefill(const struct env *env, struct rstwhy_bpf *skel)
+/* the owners of sockets that exist already: the seeding iterator, or sock_diag and /proc */
+static void prefill(const struct env *env, const struct loader *ld)
 {
-	int nl = 0, nt = 0;
+	struct rstwhy_bpf *skel = ld->skel;
 	double t0 = mono_secs(), c0 = cpu_secs();
+	const char *how = "BPF iterator over open files";
+	int nl = 0, nt = 0;
 
-	prefill_owners(bpf_map__fd(skel->maps.listeners), bpf_map__fd(skel->maps.tuple_owners),
-		       env->netns, &env->kf, &nl, &nt);
+	long failed = 0;
+	/* RSTWHY_SEED=proc: the sock_diag and /proc path, as on kernels without the iterator */
+	const char *force = getenv("RSTWHY_SEED");
+	bool iter = ld->seed_iter && !(force && !strcmp(force, "proc"));
+
+	if (!iter || prefill_run_iter(skel->progs.seed_owners,
+					       skel->progs.seed_owners_odd, &nl, &nt, &failed)) {
+		how = "sock_diag, /proc/PID/fd";
+		prefill_owners(bpf_map__fd(skel->maps.listeners),
+			       bpf_map__fd(skel->maps.tuple_owners), env->netns, &env->kf, &nl,
+			       &nt);
+	} else if (failed) {
+		fprintf(stderr, "rstwhy: warning: the owners of %ld existing connections could "
+			"not be recorded\n", failed);
+	}
 	if (env->verbose)
-		fprintf(stderr, "rstwhy: owners of existing sockets (sock_diag, /proc/PID/fd): "
-			"%d listeners, %d connections, in %.0f ms (%.0f ms of CPU)\n", nl, nt,
+		fprintf(stderr, "rstwhy: owners of existing sockets (%s): %d listeners, "
+			"%d connections, in %.0f ms (%.0f ms of CPU)\n", how, nl, nt,
 			(mono_secs() - t0) * 1000, (cpu_secs() - c0) * 1000);
 }
 
@@ -200,10 +256,12 @@ int main(int argc, char **argv)
 	static struct kinfo ki;
 	struct pipeline *p = NULL;
 	struct ksyms *ks = NULL;
+	struct ksyms_job ksj = {};
 	struct ring_buffer *rb = NULL;
 	struct ns_snapshot start = {};
 	uint64_t hooked;
 	int ret = EXIT_ENV;
+	double t_start = mono_secs(), t_facts, t_load, t_seed;
 
 	for (const struct subcmd *sc = subcmds; argc > 1 && sc->name; sc++)
 		if (!strcmp(argv[1], sc->name))
@@ -224,10 +282,17 @@ int main(int argc, char **argv)
 		return EXIT_ENV;
 	}
 	libbpf_set_print(libbpf_print);
-	if (kernel_facts(&env, &ki, &ks))
+	ksyms_start(&ksj);
+	if (kernel_facts(&env, &ki))
+		goto out;
+	t_facts = mono_secs();
+	if (may_kprobe(&env, &ki) && !(ks = ksyms_wait(&ksj)))
 		goto out;
 	if (load(&env, &ld, &ki, ks))
 		goto out;
+	if (!ks && !(ks = ksyms_wait(&ksj)))
+		goto out;
+	t_load = mono_secs();
 	if (env.probe) {
 		ret = EXIT_OK;
 		goto out;
@@ -247,7 +312,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rstwhy: cannot set up the ring buffer: %s\n", strerror(errno));
 		goto out;
 	}
-	prefill(&env, ld.skel);
+	t_seed = mono_secs();
+	prefill(&env, &ld);
+	t_seed = mono_secs() - t_seed;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	ns_snapshot_take(&start, env.netns, env.netns_arg);
@@ -258,6 +325,11 @@ int main(int argc, char **argv)
 	p->mono_to_real = mono_to_real_offset();
 	if (env.ready_file && loader_write_ready(&ld, &ki, env.ready_file))
 		goto out;
+	if (env.verbose)
+		fprintf(stderr, "rstwhy: ready %.0f ms after start: kernel facts (BTF) "
+			"%.0f ms, BPF load and attach %.0f ms, existing owners %.0f ms\n",
+			(mono_secs() - t_start) * 1000, (t_facts - t_start) * 1000,
+			(t_load - t_facts) * 1000, t_seed * 1000);
 	if (poll_loop(&env, rb, p))
 		goto out;
 
@@ -276,7 +348,9 @@ out:
 	ustack_free_all();
 	loader_stop(&ld);
 	ns_snapshot_free(&start);
-	ksyms_free(ks);
+	if (ksj.started)
+		pthread_join(ksj.thread, NULL);
+	ksyms_free(ksj.ks);
 	kinfo_free(&ki);
 	return ret;
 }

@@ -13,6 +13,16 @@ struct kfilter;
 /* 0 or -1; counts of listener and 4-tuple records written (kf: -c membership, may be NULL) */
 int prefill_owners(int listeners_fd, int tuples_fd, uint32_t only_netns,
 		   const struct kfilter *kf, int *nlisten, int *ntuple);
+/*
+ * The same, in the kernel: runs the seeding iterator programs (seed_owners for even
+ * descriptors, seed_owners_odd for odd ones: two threads) over every process's open files;
+ * 0 or -1; the counts of listeners and connections recorded, and of those that could not be.
+ */
+struct bpf_program;
+int prefill_run_iter(struct bpf_program *even, struct bpf_program *odd, int *nlisten,
+		     int *nsock, long *nfailed);
+/* -c: the cgroup id of the wanted directory, for the iterator; 0 if none */
+uint64_t prefill_cgroup_id(const struct kfilter *kf);
 /* the TCP sockets with an inode in the watched namespaces (to size the maps), -1 on error */
 long prefill_count(uint32_t only_netns);
 
