@@ -79,7 +79,7 @@ const volatile __u32 drop_egress_kinds = 0;	/* 1 << enum rw_egress_kind */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
+	__uint(max_entries, 8 << 20);	/* set by user space: loader.c */
 } events SEC(".maps");
 
 struct {
@@ -121,8 +121,8 @@ struct {
 #define listener_key rw_listener_key
 
 /*
- * owners by 4-tuple and namespace: sockets that became timewait sockets, and sockets that
- * existed before rstwhy started (seeded from /proc)
+ * owners by 4-tuple and namespace of the sockets that existed before rstwhy started, where
+ * they are not in socket-local storage (sized by user space to hold them all)
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -130,6 +130,36 @@ struct {
 	__type(key, struct tuple_key);
 	__type(value, struct owner_rec);
 } tuple_owners SEC(".maps");
+
+/*
+ * The owner of each socket that went into timewait, for a RST its timewait stand-in sends:
+ * written at every active close, so it is a direct-mapped cache (a slot per 4-tuple hash, the
+ * newest wins, the tuple checked on reading) rather than a hash map: no lock, no allocation,
+ * no LRU list on the path every connection takes.
+ */
+#define TW_SLOTS 32768
+
+struct tw_slot {
+	struct tuple_key k;
+	struct owner_rec o;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TW_SLOTS);
+	__type(key, __u32);
+	__type(value, struct tw_slot);
+} tw_owners SEC(".maps");
+
+static __always_inline __u32 tuple_slot(const struct tuple_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 2166136261u;
+
+	for (int i = 0; i < sizeof(*k) / 4; i++)
+		h = (h ^ w[i]) * 16777619u;
+	return (h ^ (h >> 15)) & (TW_SLOTS - 1);
+}
 
 /* owner of the listener on each local port: fallback for accepted sockets never touched */
 struct {
@@ -467,16 +497,21 @@ static __always_inline int on_set_state(const struct sock *sk, int oldstate, int
 		if (cur->has_owner && (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
 				       oldstate == TCP_CLOSING)) {
 			struct tuple_key k = {};
-			struct owner_rec o = {};
+			struct tw_slot *t;
+			__u32 slot;
 
 			sk_tuple(sk, &k);
 			k.netns = sk_netns(sk);
-			o.owner = cur->owner;
-			o.cgroup_id = cur->cgroup_id;
-			o.src = RW_OWN_TIMEWAIT;
-			o.client = cur->client;
-			o.in_cgroup = cur->in_cgroup;
-			bpf_map_update_elem(&tuple_owners, &k, &o, BPF_ANY);
+			slot = tuple_slot(&k);
+			t = bpf_map_lookup_elem(&tw_owners, &slot);
+			if (!t)
+				break;
+			t->k = k;
+			t->o.owner = cur->owner;
+			t->o.cgroup_id = cur->cgroup_id;
+			t->o.src = RW_OWN_TIMEWAIT;
+			t->o.client = cur->client;
+			t->o.in_cgroup = cur->in_cgroup;
 		}
 		break;
 	}
@@ -635,11 +670,23 @@ static __always_inline void copy_owner(struct rw_event *e, const struct rw_task 
 		e->flags |= RW_F_IN_CGROUP;
 }
 
+static __always_inline bool tuple_eq(const struct tuple_key *a, const struct tuple_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	for (int i = 0; i < sizeof(*a) / 4; i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
 static __always_inline void read_sock(struct rw_event *e, const struct sock *sk, bool btf)
 {
 	struct tuple_key k = {};
 	struct sk_info *info;
 	struct owner_rec *o;
+	struct tw_slot *t;
+	__u32 slot;
 
 	e->flags |= RW_F_SK;
 	e->state = BPF_CORE_READ(sk, __sk_common.skc_state);
@@ -655,10 +702,12 @@ static __always_inline void read_sock(struct rw_event *e, const struct sock *sk,
 		e->flags |= RW_F_TIMEWAIT;
 		e->tw_substate = BPF_CORE_READ((struct inet_timewait_sock *)sk, tw_substate);
 		k.netns = e->netns;
-		o = bpf_map_lookup_elem(&tuple_owners, &k);
-		if (o) {
-			copy_owner(e, &o->owner, o->cgroup_id, RW_OWN_TIMEWAIT, o->in_cgroup);
-			if (o->client)
+		slot = tuple_slot(&k);
+		t = bpf_map_lookup_elem(&tw_owners, &slot);
+		if (t && tuple_eq(&t->k, &k)) {
+			copy_owner(e, &t->o.owner, t->o.cgroup_id, RW_OWN_TIMEWAIT,
+				   t->o.in_cgroup);
+			if (t->o.client)
 				e->flags |= RW_F_CLIENT;
 		}
 		return;

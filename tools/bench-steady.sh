@@ -163,7 +163,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 			[[ -n $rate ]] || { echo "bench-steady: $l gave no rate" >&2; continue; }
 			# busy CPU ticks per 1000 requests
 			cpk=$(awk -v c=$((c1 - c0)) -v r="$rate" -v a="$t0" -v b="$t1" \
-				'BEGIN { printf "%.4f", r > 0 ? c * 1000 / (r * (b - a)) : 0 }')
+				'BEGIN { printf("%.4f", r > 0 ? c * 1000 / (r * (b - a)) : 0) }')
 			echo "$r $l $v $rate $cpk" >>"$RES"
 			printf '  round %d %-6s %-9s %10s req/s %8s CPU ticks/1000 req\n' "$((r + 1))" \
 				"$l" "$v" "$rate" "$cpk" >&2
@@ -198,8 +198,9 @@ ratios() { # 0: requests/s; 1: CPU per request
 					for (j = 2; j <= n; j++) { if (R[j] < lo) lo = R[j]; if (R[j] > hi) hi = R[j] }
 					if (v == "untraced") {
 						for (j = 1; j <= n; j++) U[j] = rate[j - 1, Lo[i], v]
-						printf " %22s", cpu ? sprintf("%.2f ticks/1k", 1 / median(U, n)) :
-							sprintf("%.0f/s", median(U, n))
+						m = median(U, n)
+						x = cpu ? sprintf("%.2f ticks/1k", 1 / m) : sprintf("%.0f/s", m)
+						printf " %22s", x
 					} else {
 						printf " %22s", sprintf("%.3f (%.2f-%.2f)", median(R, n), lo, hi)
 					}

@@ -96,18 +96,25 @@ int kinfo_load(struct kinfo *ki, const char *btf_path)
 				name += 14;
 			if (!strcmp(name, "MAX"))
 				continue;
-			ki->reason_name[v] = name;
+			/* copied: the BTF is freed once the facts are read (it is megabytes) */
+			ki->reason_name[v] = strdup(name);
 			ki->reason_kr[v] = rw_kreason_from_name(name);
 			if ((int)v >= ki->nreasons)
 				ki->nreasons = v + 1;
 		}
 	}
+	btf__free(vmlinux_btf);
+	vmlinux_btf = NULL;
 	return 0;
 }
 
 void kinfo_free(struct kinfo *ki)
 {
-	(void)ki;
+	for (int i = 0; i < ki->nreasons; i++) {
+		free((char *)ki->reason_name[i]);
+		ki->reason_name[i] = NULL;
+	}
+	ki->nreasons = 0;
 	btf__free(vmlinux_btf);
 	vmlinux_btf = NULL;
 }

@@ -353,6 +353,12 @@ static void configure(struct loader *l, const struct loader_opts *o, const struc
 	skel->rodata->want_recv = o->recv;
 	skel->rodata->reason_arg = l->reason;
 	skel->rodata->egress_stack_pkts = o->egress_stack_pkts;
+	/*
+	 * The ring's pages are mapped twice into rstwhy and all count in its RSS: per-event output
+	 * needs room for a burst (8 MiB, 20,000 records); counting in the kernel sends only the
+	 * RSTs no socket sent (firewall, injected) through it.
+	 */
+	bpf_map__set_max_entries(skel->maps.events, o->aggregate ? 2 << 20 : 8 << 20);
 	skel->rodata->wakeup_bytes = o->wakeup_bytes >= 0 ? o->wakeup_bytes :
 				     bpf_map__max_entries(skel->maps.events) / 4;
 	skel->rodata->passive_by_hook = hooked;
@@ -371,10 +377,14 @@ static void configure(struct loader *l, const struct loader_opts *o, const struc
 	/* with socket-local storage the hash map of socket records is never used */
 	if (l->sk_storage)
 		bpf_map__set_max_entries(skel->maps.sockets, 1);
-	/* the iterator puts connections in their sockets' storage: not in the 4-tuple map */
-	if (o->existing_socks > 0 && !(l->seed_iter && l->sk_storage)) {
-		/* room for every socket found at start and as many again for timewait stand-ins */
-		long want = o->existing_socks + bpf_map__max_entries(skel->maps.tuple_owners);
+	/*
+	 * The 4-tuple map holds only the sockets found at start: none when the iterator puts them
+	 * in their sockets' storage, else all of them (sized from the kernel's own counts).
+	 */
+	if (l->seed_iter && l->sk_storage) {
+		bpf_map__set_max_entries(skel->maps.tuple_owners, 1);
+	} else if (o->existing_socks > 0) {
+		long want = o->existing_socks + 1024;
 
 		bpf_map__set_max_entries(skel->maps.tuple_owners, want > 1 << 22 ? 1 << 22 : want);
 	}
