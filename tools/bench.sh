@@ -64,7 +64,7 @@ cp "$RSTWHY" "$WORK/rstwhy" && RSTWHY="$WORK/rstwhy"
 cp "$RSTGEN" "$WORK/rstgen" && RSTGEN="$WORK/rstgen"
 
 HAVE_SUMMARY=0
-"$RSTWHY" --help 2>/dev/null | grep -q -- --summary && HAVE_SUMMARY=1
+[[ $("$RSTWHY" --help 2>&1) == *--summary* ]] && HAVE_SUMMARY=1
 HAVE_BPFTRACE=0
 command -v bpftrace >/dev/null && HAVE_BPFTRACE=1
 if [[ -n ${BENCH_VARIANTS:-} ]]; then

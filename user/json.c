@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The JSON writer and UTF-8 cleaning (see json.h). */
+#define _GNU_SOURCE
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <json-c/json.h>
 #include "json.h"
@@ -75,20 +77,28 @@ const char *comm_clean(char out[COMM_CLEAN_LEN], const char *comm)
 void json_strn(FILE *f, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t end = strnlen(s, n);
+	size_t end = strnlen(s, n), run = 0;
 
-	fputc('"', f);
+	putc_unlocked('"', f);
+	/* what needs no escaping goes out in runs: one write per run, not per character */
 	for (size_t i = 0; i < end;) {
 		unsigned char c = u[i];
-		int k;
+		int k = 0;
 
-		if (c == '"' || c == '\\') {
-			fputc('\\', f);
-			fputc(c, f);
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
 			i++;
 			continue;
 		}
-		if (c < 0x20 || c == 0x7f) {
+		if (c >= 0x80 && (k = utf8_next(u + i, end - i)) > 0) {
+			i += k;
+			continue;
+		}
+		fwrite_unlocked(s + run, 1, i - run, f);
+		if (c == '"' || c == '\\') {
+			putc_unlocked('\\', f);
+			putc_unlocked(c, f);
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
 			static const char short_esc[] = { ['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n',
 							   ['\f'] = 'f', ['\r'] = 'r' };
 
@@ -97,18 +107,14 @@ void json_strn(FILE *f, const char *s, size_t n)
 			else
 				fprintf(f, "\\u%04x", c);
 			i++;
-			continue;
-		}
-		k = utf8_next(u + i, end - i);
-		if (k > 0) {
-			fwrite(s + i, 1, k, f);
-			i += k;
 		} else {
-			fputs(replacement, f);
+			fputs_unlocked(replacement, f);
 			i += -k;
 		}
+		run = i;
 	}
-	fputc('"', f);
+	fwrite_unlocked(s + run, 1, end - run, f);
+	putc_unlocked('"', f);
 }
 
 void json_str(FILE *f, const char *s)
@@ -129,18 +135,18 @@ void jw_init(struct jw *w, FILE *f)
 static void member(struct jw *w, const char *key)
 {
 	if (!w->first[w->depth])
-		fputc(',', w->f);
+		putc_unlocked(',', w->f);
 	w->first[w->depth] = false;
 	if (key) {
 		json_str(w->f, key);
-		fputc(':', w->f);
+		putc_unlocked(':', w->f);
 	}
 }
 
 static void open_(struct jw *w, const char *key, char c)
 {
 	member(w, key);
-	fputc(c, w->f);
+	putc_unlocked(c, w->f);
 	if (w->depth < JW_MAX_DEPTH - 1)
 		w->depth++;
 	w->first[w->depth] = true;
@@ -161,7 +167,7 @@ void jw_end(struct jw *w)
 {
 	if (!w->depth)
 		return;
-	fputc(w->close[w->depth], w->f);
+	putc_unlocked(w->close[w->depth], w->f);
 	w->depth--;
 }
 
@@ -171,7 +177,7 @@ void jw_strn(struct jw *w, const char *key, const char *s, size_t n)
 	if (s)
 		json_strn(w->f, s, n);
 	else
-		fputs("null", w->f);
+		fputs_unlocked("null", w->f);
 }
 
 void jw_str(struct jw *w, const char *key, const char *s)
@@ -195,7 +201,7 @@ void jw_double(struct jw *w, const char *key, double v, int decimals)
 {
 	member(w, key);
 	if (v != v || v > 1e300 || v < -1e300)
-		fputs("null", w->f);	/* JSON has no NaN or infinity */
+		fputs_unlocked("null", w->f);	/* JSON has no NaN or infinity */
 	else
 		fprintf(w->f, "%.*f", decimals, v);
 }
@@ -209,7 +215,7 @@ void jw_bool(struct jw *w, const char *key, bool v)
 void jw_null(struct jw *w, const char *key)
 {
 	member(w, key);
-	fputs("null", w->f);
+	fputs_unlocked("null", w->f);
 }
 
 void jw_raw(struct jw *w, const char *key, const char *json)

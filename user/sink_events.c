@@ -17,6 +17,7 @@ struct events {
 	FILE *mem;		/* fmemopen over line[]: one event at a time */
 	struct wout w;
 	char line[16384];
+	char buf[16384];	/* mem's stdio buffer */
 };
 
 static bool events_wanted(const struct env *env)
@@ -65,7 +66,8 @@ static int events_open(struct sink *s, struct pipeline *p)
 		free(ev);
 		return -1;
 	}
-	setvbuf(ev->mem, NULL, _IONBF, 0);
+	/* buffered: unbuffered, every character was a call into the memory stream's writer */
+	setvbuf(ev->mem, ev->buf, _IOFBF, sizeof(ev->buf));
 	s->priv = ev;
 	s->name = p->env->json ? "json" : "table";
 	ev->out.json = p->env->json;
