@@ -313,6 +313,16 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/* --netns: owners and states are kept only for the watched namespace's sockets */
+static __always_inline bool sk_watched(const struct sock *sk, bool btf)
+{
+	if (!filter_netns)
+		return true;
+	if (btf)
+		return sk->__sk_common.skc_net.net->ns.inum == filter_netns;
+	return sk_netns(sk) == filter_netns;
+}
+
 static __always_inline bool sk_is_tcp_inet(const struct sock *sk, bool btf)
 {
 	__u16 family = SK_READ(btf, sk, __sk_common.skc_family);
@@ -467,7 +477,7 @@ static __always_inline int on_set_state(const struct sock *sk, int oldstate, int
 	default:
 		return 0;
 	}
-	if (!sk_is_tcp_inet(sk, btf))
+	if (!sk_watched(sk, btf) || !sk_is_tcp_inet(sk, btf))
 		return 0;
 
 	switch (newstate) {
@@ -533,7 +543,7 @@ int BPF_PROG(rw_set_state_raw, const struct sock *sk, int oldstate, int newstate
 /* send/recv on a socket: process context, the caller holds the socket */
 static __always_inline int on_sock_io(const struct sock *sk)
 {
-	if (sk && sk_is_tcp_inet(sk, true))
+	if (sk && sk_watched(sk, true) && sk_is_tcp_inet(sk, true))
 		record_owner(sk, true);
 	return 0;
 }
@@ -571,7 +581,7 @@ static __always_inline int on_accept_exit(long fd)
 	if (!sock || BPF_CORE_READ(sock, file) != file)
 		return 0;
 	sk = BPF_CORE_READ(sock, sk);
-	if (sk && sk_is_tcp_inet(sk, false))
+	if (sk && sk_watched(sk, false) && sk_is_tcp_inet(sk, false))
 		record_owner(sk, false);
 	return 0;
 }
