@@ -12,6 +12,7 @@
 #include "listeners.h"
 #include "prom.h"
 #include "json.h"
+#include "agg.h"
 #include <sys/socket.h>
 #include <netinet/in.h>
 
@@ -428,6 +429,48 @@ static void test_json(void)
 	}
 }
 
+/* aggregation rows: one per cause, port and owner, found again after sorting, bounded */
+static void test_agg(void)
+{
+	struct agg a = { 0 };
+	struct rw_event e = { .type = RW_EV_SENT, .netns = 7 };
+	struct rw_report r = { .e = &e, .has_owner = true };
+	uint64_t sum = 0;
+	int folded = -1, port80 = -1;
+
+	r.v.cause = C_NO_LISTENER;
+	strcpy(r.owner.comm, "gw");
+	r.owner.tgid = 100;
+	/* 5,000 distinct ports, twice each, port 80 a hundred times */
+	for (int round = 0; round < 2; round++)
+		for (int p = 1; p <= 5000; p++) {
+			e.sport = p;
+			agg_add(&a, &r, 1);
+			if (round == 0 && p == 2000)
+				agg_sort(&a);	/* the index follows the rows as they move */
+		}
+	e.sport = 80;
+	for (int i = 0; i < 100; i++)
+		agg_add(&a, &r, 1);
+	for (int i = 0; i < a.n; i++) {
+		sum += a.rows[i].total;
+		if (a.rows[i].folded)
+			folded = i;
+		if (!a.rows[i].folded && a.rows[i].port == 80)
+			port80 = i;
+	}
+	check(a.n == AGG_MAX_ROWS + 1, "aggregation rows are bounded (then one folded row)",
+	      "%d rows", a.n);
+	check(sum == 10100, "every count kept, folded or not", "sum %llu",
+	      (unsigned long long)sum);
+	check(folded >= 0 && a.rows[folded].total == 2 * (5000 - AGG_MAX_ROWS) &&
+	      !a.rows[folded].has_owner, "what comes past the bound counts in the folded row",
+	      "folded row %d", folded);
+	check(port80 >= 0 && a.rows[port80].total == 102, "a row is found again after sorting",
+	      "port 80 row %d", port80);
+	agg_free(&a);
+}
+
 int main(void)
 {
 	test_json();
@@ -437,6 +480,7 @@ int main(void)
 	test_tables();
 	test_cause_table();
 	test_snmp();
+	test_agg();
 	printf("# unit: %d tests, %d failed\n", n, failed);
 	return failed ? 1 : 0;
 }

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Aggregation. Rows are few (causes x ports x owners), so a linear search is fine; the
- * kernel's keys are read once per interval, each classified through the same rw_classify()
+ * Aggregation. Rows (cause x port x owner) are found through a hash index and bounded: past
+ * AGG_MAX_ROWS, new ones count in a folded row per cause, origin and direction, so a host that
+ * sees ever new ports or owners for days does not grow rstwhy. The kernel's keys are read once
+ * per interval, each classified through the same rw_classify()
  * as single events, from an event rebuilt out of the key's evidence.
  */
 #include <stdlib.h>
@@ -16,34 +18,84 @@ struct agg_seen {
 	uint32_t gen;		/* the last read that found this key in the kernel's map */
 };
 
+/* the row key without the counters: what makes two reports the same row */
+struct row_key {
+	enum rw_cause cause;
+	enum rw_origin origin;
+	bool received, remote, has_owner, folded;
+	uint32_t netns;
+	uint16_t port;
+	uint32_t pid;
+	uint64_t cgroup_id;
+	char comm[16];
+};
+
+static bool row_is(const struct agg_row *row, const struct row_key *k)
+{
+	return row->cause == k->cause && row->origin == k->origin &&
+	       row->received == k->received && row->netns == k->netns && row->port == k->port &&
+	       row->remote == k->remote && row->folded == k->folded &&
+	       row->has_owner == k->has_owner &&
+	       (!k->has_owner || (row->pid == k->pid && row->cgroup_id == k->cgroup_id &&
+				  !strncmp(row->comm, k->comm, 16)));
+}
+
+static uint32_t row_hash(const struct row_key *k)
+{
+	uint64_t h = 1469598103934665603ull;
+	uint64_t w[] = { k->cause, k->origin, k->received | k->remote << 1 | k->has_owner << 2 |
+			 (uint64_t)k->folded << 3, k->netns, k->port, k->pid, k->cgroup_id };
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		h = (h ^ w[i]) * 1099511628211ull;
+	for (int i = 0; i < 16 && k->has_owner && k->comm[i]; i++)
+		h = (h ^ (unsigned char)k->comm[i]) * 1099511628211ull;
+	return h ^ h >> 32;
+}
+
+/* the row's slot in the index (rows are never removed), or the free slot where it goes */
+static int *slot_of(struct agg *a, const struct row_key *k)
+{
+	for (uint32_t i = row_hash(k) & (AGG_INDEX - 1);; i = (i + 1) & (AGG_INDEX - 1))
+		if (!a->index[i] || row_is(&a->rows[a->index[i] - 1], k))
+			return &a->index[i];
+}
+
 void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 {
 	const struct rw_event *e = r->e;
 	bool recv = e->type == RW_EV_RECV;
-	uint16_t port = recv ? e->dport : e->sport;
-	bool remote = false;
+	struct row_key k = { .cause = r->v.cause, .origin = r->v.origin, .received = recv,
+			     .netns = e->netns, .port = recv ? e->dport : e->sport };
 	struct agg_row *row;
+	int *slot;
 
 	/* a client socket (its local port is ephemeral) counts under the port it talks to */
-	if (!port || (e->flags & RW_F_CLIENT)) {
-		port = recv ? e->sport : e->dport;
-		remote = true;
+	if (!k.port || (e->flags & RW_F_CLIENT)) {
+		k.port = recv ? e->sport : e->dport;
+		k.remote = true;
 	}
-
-	for (int i = 0; i < a->n; i++) {
-		row = &a->rows[i];
-		if (row->cause == r->v.cause && row->origin == r->v.origin &&
-		    row->received == recv && row->netns == e->netns && row->port == port &&
-		    row->remote == remote &&
-		    row->has_owner == r->has_owner &&
-		    (!r->has_owner || (row->pid == r->owner.tgid &&
-				       row->cgroup_id == e->cgroup_id &&
-				       !strncmp(row->comm, r->owner.comm, 16)))) {
-			row->total += n;
-			if (r->ev.max_ack_backlog)
-				row->accept_limit = r->ev.max_ack_backlog;
-			return;
-		}
+	if (r->has_owner) {
+		k.has_owner = true;
+		k.pid = r->owner.tgid;
+		k.cgroup_id = e->cgroup_id;
+		memcpy(k.comm, r->owner.comm, 15);
+	}
+	if (!a->index && !(a->index = calloc(AGG_INDEX, sizeof(*a->index))))
+		return;
+	slot = slot_of(a, &k);
+	if (!*slot && a->n >= AGG_MAX_ROWS) {
+		/* full: what is new counts in one row per cause, origin and direction */
+		k = (struct row_key){ .cause = k.cause, .origin = k.origin, .received = recv,
+				      .folded = true };
+		slot = slot_of(a, &k);
+	}
+	if (*slot) {
+		row = &a->rows[*slot - 1];
+		row->total += n;
+		if (r->ev.max_ack_backlog)
+			row->accept_limit = r->ev.max_ack_backlog;
+		return;
 	}
 	if (a->n == a->cap) {
 		int cap = a->cap ? a->cap * 2 : 64;
@@ -55,19 +107,20 @@ void agg_add(struct agg *a, const struct rw_report *r, uint64_t n)
 		a->cap = cap;
 	}
 	row = &a->rows[a->n++];
+	*slot = a->n;
 	memset(row, 0, sizeof(*row));
-	row->cause = r->v.cause;
-	row->origin = r->v.origin;
-	row->received = recv;
-	row->netns = e->netns;
-	row->port = port;
-	row->remote = remote;
-	row->has_owner = r->has_owner;
-	if (r->has_owner) {
-		row->pid = r->owner.tgid;
-		memcpy(row->comm, r->owner.comm, 16);
-		row->comm[15] = 0;
-		row->cgroup_id = e->cgroup_id;
+	row->cause = k.cause;
+	row->origin = k.origin;
+	row->received = k.received;
+	row->netns = k.netns;
+	row->port = k.port;
+	row->remote = k.remote;
+	row->folded = k.folded;
+	row->has_owner = k.has_owner;
+	if (k.has_owner) {
+		row->pid = k.pid;
+		memcpy(row->comm, k.comm, 16);
+		row->cgroup_id = k.cgroup_id;
 		row->has_ct = r->ct != NULL;
 		if (r->ct)
 			row->ct = *r->ct;
@@ -249,6 +302,22 @@ static int cmp_rows(const void *x, const void *y)
 void agg_sort(struct agg *a)
 {
 	qsort(a->rows, a->n, sizeof(*a->rows), cmp_rows);
+	/* the rows moved: index them again */
+	if (!a->index)
+		return;
+	memset(a->index, 0, AGG_INDEX * sizeof(*a->index));
+	for (int i = 0; i < a->n; i++) {
+		const struct agg_row *row = &a->rows[i];
+		struct row_key k = {
+			.cause = row->cause, .origin = row->origin, .received = row->received,
+			.remote = row->remote, .has_owner = row->has_owner, .folded = row->folded,
+			.netns = row->netns, .port = row->port, .pid = row->pid,
+			.cgroup_id = row->cgroup_id,
+		};
+
+		memcpy(k.comm, row->comm, sizeof(k.comm));
+		*slot_of(a, &k) = i + 1;
+	}
 }
 
 void agg_roll(struct agg *a)
@@ -260,6 +329,7 @@ void agg_roll(struct agg *a)
 void agg_free(struct agg *a)
 {
 	free(a->rows);
+	free(a->index);
 	free(a->seen);
 	memset(a, 0, sizeof(*a));
 }

@@ -25,13 +25,18 @@ struct agg_row {
 	uint64_t cgroup_id;	/* the owner's cgroup, 0 unknown */
 	bool has_ct;
 	struct container ct;	/* what cgroup_id resolved to */
+	bool folded;		/* the rows past AGG_MAX_ROWS: no port, no owner */
 	uint64_t total;		/* since start */
 	uint64_t prev;		/* total at the previous interval */
 };
 
+#define AGG_MAX_ROWS 4096
+#define AGG_INDEX 16384		/* hash index slots: a power of 2 above AGG_MAX_ROWS + folded */
+
 struct agg {
 	struct agg_row *rows;
 	int n, cap;
+	int *index;		/* AGG_INDEX slots: row number + 1, 0 free */
 	/* the kernel map's counts at the previous read, per key */
 	struct agg_seen *seen;
 	int nseen, capseen;

@@ -55,6 +55,8 @@ static void print_json(FILE *f, const struct agg *a, const struct listeners *ls,
 		jw_u64(&w, "port", r->port);
 		jw_str(&w, "port_side", r->remote ? "remote" : "local");
 		jw_u64(&w, "netns", r->netns);
+		if (r->folded)
+			jw_bool(&w, "folded", true);
 		if (r->has_owner) {
 			jw_obj(&w, "owner");
 			jw_u64(&w, "pid", r->pid);
@@ -134,6 +136,10 @@ void summary_print(FILE *f, const struct summary_opts *o, const struct agg *a,
 			owner_str(owner, sizeof(owner), r->pid, r->comm, r->has_ct ? &r->ct : NULL);
 		/* ->PORT: a client socket, counted under the port it talks to */
 		snprintf(port, sizeof(port), "%s%u", r->remote ? "->" : "", r->port);
+		if (r->folded) {
+			snprintf(port, sizeof(port), "*");
+			snprintf(owner, sizeof(owner), "(rows past %d, folded)", AGG_MAX_ROWS);
+		}
 		fprintf(f, "%9.1f %10" PRIu64 "  %-17s %-11s %-4s %7s  %s\n",
 			elapsed > 0 ? d / elapsed : 0.0, r->total, rw_cause_name(r->cause),
 			rw_origin_name(r->origin), r->received ? "in" : "out", port, owner);
