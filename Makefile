@@ -170,11 +170,11 @@ $(OUTPUT)/static/rstwhy: $(USER_OBJS) $(OUTPUT)/static/stubs.o | $(OUTPUT)/stati
 	$(call msg,STATIC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $^ $(STATIC_LDLIBS) -o $@
 
-$(OUTPUT)/static/rstgen: tools/rstgen.c | $(OUTPUT)/static
+$(OUTPUT)/static/rstgen $(OUTPUT)/static/holdconns: $(OUTPUT)/static/%: tools/%.c | $(OUTPUT)/static
 	$(call msg,STATIC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
-static: $(OUTPUT)/static/rstwhy $(OUTPUT)/static/rstgen
+static: $(OUTPUT)/static/rstwhy $(OUTPUT)/static/rstgen $(OUTPUT)/static/holdconns
 
 deps-kernels:
 	@tools/deps.sh $(DEB_BUILD) $(DEB_KERNELS)

@@ -135,7 +135,7 @@ check_preexisting_owners() {
 		sleep 0.1
 	done
 	grep -q '^ready=1' "$out" || fail "holdconns not ready"
-	client=$(sed -n "s/^server=[0-9]* client=\([0-9]*\) port=$port\$/\1/p" "$out")
+	client=$(holdconns_client "$out" "$port")
 	[[ -n $client ]] || { cat "$out"; fail "no client pid"; }
 
 	if [[ $how == proc ]]; then
@@ -153,12 +153,7 @@ check_preexisting_owners() {
 	done
 	grep -q '^resets=3' "$out" || fail "holdconns did not reset"
 	stop_rstwhy
-
-	local sport
-	for sport in $(sed -n 's/^reset sport=\([0-9]*\) .*/\1/p' "$out"); do
-		assert_event close-linger0 ".sport=$sport" ".owner.pid=$client" \
-			.owner.comm=holdconns-cli .detail.owner_from=procfs
-	done
+	assert_seeded_owners "$out" "$client"
 }
 
 @test "owners of connections made before rstwhy started: BPF iterator over open files" {

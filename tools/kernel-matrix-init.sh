@@ -10,11 +10,15 @@
 #
 #   @@KM key=value ...      control lines (boot, mode, case begin/end, statuses)
 #   @@EV {json}             rstwhy's events     @@RE  rstwhy's stderr
-#   @@GO key=value          rstgen's stdout     @@GE  rstgen's stderr
+#   @@GO key=value          rstgen's stdout     @@GE  rstgen's stderr (holdconns' for
+#                                                     the case preexisting)
 #   @@SS line               ss -K output (socket-destroy)
 #   @@VL line               rstwhy -v, once per mode when rstwhy failed to start
 #   @@PR line               rstwhy --probe      @@DM  the guest's dmesg, at the end
 #   @@PJ {json}             rstwhy --probe -j   @@RF  {json} the plan in rstwhy's ready file
+#
+# One case of the guest alone, preexisting: tools/holdconns makes connections in the server
+# namespace before rstwhy -v starts, then resets three of them (owners learnt at start).
 #
 # /etc/km.conf sets KM_MODES, KM_CASES, KM_FAMILIES, KM_TIMEOUT (seconds per rstgen run),
 # KM_RSTWHY_ARGS (more rstwhy options for every case).
@@ -78,6 +82,7 @@ fi
 
 RSTWHY=/bin/rstwhy
 RSTGEN=/bin/rstgen
+HOLDCONNS=/bin/holdconns
 "$RSTWHY" --help >/tmp/help 2>&1
 HAS_ATTACH=no
 grep -q -- '--attach' /tmp/help && HAS_ATTACH=yes
@@ -205,12 +210,26 @@ case_def() {
 	case $1 in
 	disconnect) SIDE=client ;;
 	received) SIDE=client SCEN=no-listener XARGS="$XARGS -r" ;;
+	preexisting) SCEN=holdconns XARGS="$XARGS -v" ;;
 	esac
 }
 
 ALL_CASES="no-reply no-listener no-connection stray-ack listener-closed accept-overflow close-unread
 close-linger0 disconnect data-after-close fin-wait2-abort keepalive-timeout timewait
-bad-segment socket-destroy orphan-memory received"
+bad-segment socket-destroy orphan-memory received preexisting"
+
+# wait_line LINE FILE PID: 0 once FILE has the line LINE, 1 if PID ended first or after 60 s
+wait_line() {
+	local i=0
+	while ! grep -qx "$1" "$2" 2>/dev/null; do
+		if ! kill -0 "$3" 2>/dev/null || [ $i -ge 600 ]; then
+			echo "kernel-matrix: no line $1 from $3" >>/tmp/rstgen.err
+			return 1
+		fi
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
 
 # run_rstgen FAM PORT: rstgen in the foreground (socket-destroy: with ss -K beside it)
 run_rstgen() {
@@ -231,23 +250,38 @@ run_rstgen() {
 	fi
 	timeout "$KM_TIMEOUT" "$@" >/tmp/rstgen.out 2>/tmp/rstgen.err </dev/null &
 	local gpid=$!
-	i=0
-	while ! grep -qx 'ready=1' /tmp/rstgen.out 2>/dev/null; do
-		if ! kill -0 $gpid 2>/dev/null || [ $i -ge 600 ]; then
-			break
-		fi
-		sleep 0.1
-		i=$((i + 1))
-	done
-	if grep -qx 'ready=1' /tmp/rstgen.out 2>/dev/null; then
+	if wait_line ready=1 /tmp/rstgen.out $gpid; then
 		dst=$cli
 		[ "$fam" = 6 ] && dst="[$cli]"
 		SS_STATUS=0
 		ip netns exec $SRV_NS ss -K dst "$dst" >/tmp/ss.out 2>&1 || SS_STATUS=$?
-	else
-		echo "kernel-matrix: rstgen never printed ready=1" >>/tmp/rstgen.err
 	fi
 	wait $gpid || GEN_STATUS=$?
+}
+
+HOLD_PID=
+
+# start_holdconns PORT: connections in the server namespace, before rstwhy starts (preexisting)
+start_holdconns() {
+	/usr/bin/ip netns exec $SRV_NS "$HOLDCONNS" -n 40 -w 2 -k 3 -p "$1" \
+		>/tmp/rstgen.out 2>/tmp/rstgen.err </dev/null &
+	HOLD_PID=$!
+	wait_line ready=1 /tmp/rstgen.out $HOLD_PID
+}
+
+# reset_holdconns PORT: the client of the server on PORT resets three of its connections
+reset_holdconns() {
+	local client
+	client=$(sed -n "s/^server=[0-9]* client=\([0-9]*\) port=$1\$/\1/p" /tmp/rstgen.out)
+	[ -n "$client" ] && kill -USR1 "$client" && wait_line resets=3 /tmp/rstgen.out $HOLD_PID
+}
+
+stop_holdconns() {
+	[ -n "$HOLD_PID" ] || return 0
+	kill -TERM $HOLD_PID 2>/dev/null
+	GEN_STATUS=0
+	wait $HOLD_PID || GEN_STATUS=$?
+	HOLD_PID=
 }
 
 MODE_SKIP=
@@ -271,13 +305,18 @@ run_case() {
 	km "netns srv_ino=$(stat -L -c %i $SRV_NSPATH) cli_ino=$(stat -L -c %i $CLI_NSPATH)"
 	watch=$SRV_NSPATH
 	[ "$SIDE" = client ] && watch=$CLI_NSPATH
+	[ "$case" = preexisting ] && start_holdconns "$port"
 	# shellcheck disable=SC2086
 	if start_rstwhy $MODE_ARGS $XARGS --netns "$watch"; then
 		if [ "$case" = orphan-memory ]; then
 			max_orphans=$(cat /proc/sys/net/ipv4/tcp_max_orphans)
 			echo 0 >/proc/sys/net/ipv4/tcp_max_orphans
 		fi
-		run_rstgen "$fam" "$port"
+		if [ "$case" = preexisting ]; then
+			reset_holdconns "$port"
+		else
+			run_rstgen "$fam" "$port"
+		fi
 		if [ -n "$max_orphans" ]; then
 			echo "$max_orphans" >/proc/sys/net/ipv4/tcp_max_orphans
 		fi
@@ -294,6 +333,7 @@ run_case() {
 		tail -n 300 /tmp/verbose.err >/tmp/verbose.tail
 		pfx @@VL /tmp/verbose.tail
 	fi
+	stop_holdconns
 	pfx @@GO /tmp/rstgen.out
 	pfx @@GE /tmp/rstgen.err
 	pfx @@SS /tmp/ss.out
@@ -322,6 +362,8 @@ for mode in $KM_MODES; do
 	port=20000
 	for case in $KM_CASES; do
 		for fam in $KM_FAMILIES; do
+			# holdconns speaks IPv4 only
+			[ "$case" = preexisting ] && [ "$fam" != 4 ] && continue
 			port=$((port + 1))
 			run_case "$mode" "$case" "$fam" "$port"
 			[ -z "$MODE_SKIP" ] || break 2

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 #
 # Kernel matrix (make test-kernels): boot Debian's 6.1 and 6.12 cloud kernels under qemu TCG
-# with a busybox initramfs holding the static rstwhy and rstgen, run the end-to-end scenarios of
-# tests/causes.bats inside each guest, and check the guests' events on the host with the very
-# assertions of tests/causes.bats (replayed against the recorded guest output), which compare
-# them with what rstgen says each scenario produces (its expect_* lines).
+# with a busybox initramfs holding the static rstwhy, rstgen and holdconns, run the end-to-end
+# scenarios of tests/causes.bats inside each guest, and check the guests' events on the host with
+# the very assertions of tests/causes.bats (replayed against the recorded guest output), which
+# compare them with what rstgen says each scenario produces (its expect_* lines). One case of
+# the guests alone, preexisting: the owners of connections made before rstwhy started.
 #
 #   tools/kernel-matrix.sh              build initramfs, boot, check (needs make static first)
 #   tools/kernel-matrix.sh --check-only re-check the logs of the last run, boot nothing
@@ -18,7 +19,7 @@
 #   KM_KERNELS        kernel series to boot                    (default "6.1 6.12")
 #   RSTWHY_ATTACH     attach modes, all run in each guest, e.g. "auto fentry kprobe"
 #                     (default "auto"; a mode rstwhy rejects with status 2 is skipped)
-#   KM_CASES          cases: first words of causes.bats test names    (default: all)
+#   KM_CASES          cases: first words of causes.bats test names, preexisting  (default: all)
 #   KM_FAMILIES       address families                                 (default "4 6")
 #   KM_RSTWHY_ARGS    more rstwhy options for every case, e.g. "-u"             (default none)
 #   KM_JOBS           guests running at once                   (default: number of CPUs)
@@ -48,6 +49,7 @@ KM_SMP=${KM_SMP:-1}
 KM_MEM=${KM_MEM:-1G}
 STATIC_RSTWHY=${STATIC_RSTWHY:-$ROOT/.output/static/rstwhy}
 STATIC_RSTGEN=${STATIC_RSTGEN:-$ROOT/.output/static/rstgen}
+STATIC_HOLDCONNS=${STATIC_HOLDCONNS:-$ROOT/.output/static/holdconns}
 BATS_FILE=${KM_BATS_FILE:-$ROOT/tests/causes.bats}
 # kernel modules the scenarios need (their dependencies are added from the modules' .modinfo)
 KM_MODULES=${KM_MODULES:-"veth tcp_diag"}
@@ -220,6 +222,7 @@ build_initramfs() {
 	copy_dyn "$(command -v ss)" "$st" || return 1
 	install -m 0755 "$STATIC_RSTWHY" "$st/bin/rstwhy" &&
 		install -m 0755 "$STATIC_RSTGEN" "$st/bin/rstgen" &&
+		install -m 0755 "$STATIC_HOLDCONNS" "$st/bin/holdconns" &&
 		install -m 0755 "$ROOT/tools/kernel-matrix-init.sh" "$st/init" || return 1
 	: >"$st/modules/order"
 	for m in $KM_MODULES; do
@@ -326,6 +329,36 @@ kt_orphan_memory() {
 	t_cause server orphan-memory "$1"
 }
 declare -A GUEST_CHECK=([orphan-memory]=kt_orphan_memory)
+
+# preexisting: tools/holdconns made its connections in the server namespace before rstwhy -v
+# started, then the client of its first server reset three of them. Their owner is that client,
+# learnt at start by the BPF iterator over open files (where it does not load: its verifier log).
+kt_preexisting() {
+	local out=$rec/rstgen.out client
+	start_rstwhy --netns "$SRV_NSPATH" -v
+	stop_rstwhy
+	if ! grep -qF "owners of existing sockets (BPF iterator" "$RSTWHY_ERR"; then
+		grep -e "owners of existing sockets" -e seed_owners "$RSTWHY_ERR" | head -n 20 || true
+		sed -n "/prog 'seed_owners.*BEGIN PROG LOAD LOG/,/END PROG LOAD LOG/p" "$RSTWHY_ERR" |
+			tail -n 60
+		fail "the owners were not learnt by the BPF iterator (rstwhy -v: $RSTWHY_ERR)"
+	fi
+	client=$(holdconns_client "$out" "$(meta port)")
+	if [[ -z $client ]] || ! grep -qx resets=3 "$out"; then
+		_rw_show_file "holdconns (guest)" "$out"
+		_rw_show_file "holdconns stderr (guest)" "$rec/rstgen.err"
+		fail "holdconns did not reset three connections of its first client"
+	fi
+	assert_seeded_owners "$out" "$client"
+}
+# the guest's own cases (no test of the bats file): lines like bats_tests'
+GUEST_TESTS=$'preexisting owners of connections made before rstwhy started ipv4\tkt_preexisting'
+
+# every test a guest case is checked with: the bats file's, then the guest's own
+km_tests() {
+	bats_tests
+	printf '%s\n' "$GUEST_TESTS"
+}
 
 # check_case REC NAME BODY: run BODY with the harness replaced by the record in REC.
 # Prints the test's diagnostics; exit status 0 pass, 1 fail, 3 skip (reason on the last line).
@@ -475,15 +508,20 @@ want_family() {
 # check_plan RECDIR MODE: the attach plan the guest's rstwhy wrote into its ready file (every
 # case of MODE) agrees with the mode asked for and with what rstwhy --probe -j found: a forced
 # hook mode is the plan's passive mode on both hooks; auto leaves a gap only when no hook mode
-# is available. Prints the plan (or what is wrong); 0 pass, 1 fail, 3 nothing recorded.
+# is available; every mode loads the BPF iterator over open files (seed_iter). Prints the plan
+# (or what is wrong); 0 pass, 1 fail, 3 nothing recorded.
 check_plan() {
 	local dir=$1 mode=$2 probe=$1/probe.json plans n
-	plans=$(cat "$dir/$mode"/*/plan.json 2>/dev/null | jq -sc 'map({tracepoints, passive, gap}) | unique') ||
+	plans=$(cat "$dir/$mode"/*/plan.json 2>/dev/null |
+		jq -sc 'map({tracepoints, passive, gap, seed_iter}) | unique') ||
 		{ echo "a ready file does not hold one JSON object"; return 1; }
 	n=$(jq length <<<"$plans")
 	((n > 0)) || { echo "no ready file recorded for this mode"; return 3; }
-	jq -r '.[] | "tracepoints=\(.tracepoints) passive=\(.passive) gap=\(.gap)"' <<<"$plans"
+	jq -r '.[] | "tracepoints=\(.tracepoints) passive=\(.passive) gap=\(.gap)" +
+		" seed_iter=\(.seed_iter)"' <<<"$plans"
 	((n == 1)) || { echo "the plan differs between cases"; return 1; }
+	jq -e '.[0].seed_iter == true' <<<"$plans" >/dev/null ||
+		{ echo "the BPF iterator over open files did not load (see the case preexisting)"; return 1; }
 	jq -e --arg m "$mode" '. as $p | ($m == "auto" or $p.passive == $m) and
 		([$p.hooks[] | select(.hook | test("^tcp_v[46]_send_reset$")) | .attach] |
 			if $p.passive == "tracepoint" then length == 0 else . == [$p.passive, $p.passive] end)
@@ -493,8 +531,10 @@ check_plan() {
 	if [[ $mode == auto ]]; then
 		jq -e --argjson p "$(jq '.[0]' <<<"$plans")" '
 			.tracepoints == $p.tracepoints and .passive == $p.passive and .gap == $p.gap and
+			.seed_iter == $p.seed_iter and
 			(if .gap then all(.modes[]; .available | not) else true end)' "$probe" >/dev/null ||
-			{ echo "--probe -j says: $(jq -c '{tracepoints, passive, gap, modes}' "$probe")"; return 1; }
+			{ echo "--probe -j says: $(jq -c '{tracepoints, passive, gap, seed_iter, modes}' "$probe")"
+				return 1; }
 	fi
 	return 0
 }
@@ -535,7 +575,7 @@ check_kernel() {
 				;;
 			*) report fail "$desc" "$out" ;;
 			esac
-		done < <(bats_tests)
+		done < <(km_tests)
 	done
 	rm -f "$out"
 }
@@ -548,7 +588,7 @@ mkdir -p "$KM_OUT" || die "cannot create $KM_OUT"
 
 SERIES=()
 if ((CHECK_ONLY == 0)); then
-	for b in "$STATIC_RSTWHY" "$STATIC_RSTGEN"; do
+	for b in "$STATIC_RSTWHY" "$STATIC_RSTGEN" "$STATIC_HOLDCONNS"; do
 		[[ -x $b ]] || die "$b missing: run 'make static' (make test-kernels does)"
 	done
 	for t in qemu-system-x86_64 busybox dpkg-deb apt-get xz strings ldd; do
@@ -616,7 +656,7 @@ for s in "${SERIES[@]}"; do
 			for mode in $RSTWHY_ATTACH; do
 				report skip "linux-$s attach=$mode $name" "no $s kernel package available (see above)"
 			done
-		done < <(bats_tests)
+		done < <(km_tests)
 		continue
 	fi
 	kver=$(cat "$KM_OUT/$s.kver" 2>/dev/null || echo "$s")

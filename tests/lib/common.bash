@@ -595,6 +595,24 @@ assert_common_fields() {
 		"kernel_reason is present and is a string or null"
 }
 
+# holdconns_client OUT PORT: the pid of the client tools/holdconns forked for its server on PORT
+# (OUT: holdconns' output)
+holdconns_client() {
+	sed -n "s/^server=[0-9]* client=\([0-9]*\) port=$2\$/\1/p" "$1"
+}
+
+# assert_seeded_owners OUT CLIENT: each connection holdconns reset ("reset sport=" lines of
+# OUT), made before rstwhy started, has its RST owned by CLIENT, an owner rstwhy learnt at start
+assert_seeded_owners() {
+	local sport n=0
+	for sport in $(sed -n 's/^reset sport=\([0-9]*\) .*/\1/p' "$1"); do
+		assert_event close-linger0 ".sport=$sport" ".owner.pid=$2" \
+			.owner.comm=holdconns-cli .detail.owner_from=procfs || return 1
+		n=$((n + 1))
+	done
+	((n > 0)) || fail "holdconns reset no connection: $(cat "$1")"
+}
+
 # free_port: a TCP port nobody listens on in this (the root) namespace, unique-ish per run
 free_port() {
 	local p i
