@@ -96,7 +96,7 @@ struct sk_info {
 	__u8 prev_state;	/* state left by the last move to CLOSE, 0 if none */
 	__u8 client;		/* connect()ed: its local port is an ephemeral one */
 	__u8 in_cgroup;		/* -c: owner_in_cgroup() when the owner was recorded */
-	__u8 seeded;		/* the owner was found at start (seed_owners), not seen acting */
+	__u8 seeded;		/* the owner was found at start (rw_seed_even), not seen acting */
 	__u8 pad[3];
 };
 
@@ -1632,13 +1632,13 @@ static __always_inline int seed_one(struct bpf_iter__task_file *ctx, bool btf, i
 }
 
 SEC("iter/task_file")
-int seed_owners(struct bpf_iter__task_file *ctx)
+int rw_seed_even(struct bpf_iter__task_file *ctx)
 {
 	return use_sk_storage ? seed_one(ctx, true, 0) : seed_one(ctx, false, 0);
 }
 
 SEC("iter/task_file")
-int seed_owners_odd(struct bpf_iter__task_file *ctx)
+int rw_seed_odd(struct bpf_iter__task_file *ctx)
 {
 	return use_sk_storage ? seed_one(ctx, true, 1) : seed_one(ctx, false, 1);
 }

@@ -338,8 +338,8 @@ kt_preexisting() {
 	start_rstwhy --netns "$SRV_NSPATH" -v
 	stop_rstwhy
 	if ! grep -qF "owners of existing sockets (BPF iterator" "$RSTWHY_ERR"; then
-		grep -e "owners of existing sockets" -e seed_owners "$RSTWHY_ERR" | head -n 20 || true
-		sed -n "/prog 'seed_owners.*BEGIN PROG LOAD LOG/,/END PROG LOAD LOG/p" "$RSTWHY_ERR" |
+		grep -e "owners of existing sockets" -e rw_seed_ "$RSTWHY_ERR" | head -n 20 || true
+		sed -n "/prog 'rw_seed_.*BEGIN PROG LOAD LOG/,/END PROG LOAD LOG/p" "$RSTWHY_ERR" |
 			tail -n 60
 		fail "the owners were not learnt by the BPF iterator (rstwhy -v: $RSTWHY_ERR)"
 	fi

@@ -413,8 +413,8 @@ static int try_plan_sks(struct loader *l, const struct loader_opts *o, const str
 	configure(l, o, ki);
 	bpf_object__for_each_program(p, l->skel->obj)
 		bpf_program__set_autoload(p, false);
-	bpf_program__set_autoload(l->skel->progs.seed_owners, seed);
-	bpf_program__set_autoload(l->skel->progs.seed_owners_odd, seed);
+	bpf_program__set_autoload(l->skel->progs.rw_seed_even, seed);
+	bpf_program__set_autoload(l->skel->progs.rw_seed_odd, seed);
 	e = choose(l, o, ki, ks, todo, err, errlen);
 	if (e)
 		goto fail;

@@ -42,7 +42,7 @@ struct loader_opts {
 	bool verbose;
 	const struct kfilter *filter;	/* applied in the kernel; NULL: none */
 	long existing_socks;		/* sockets found at start: the 4-tuple map holds them all */
-	bool seed_iter;			/* try the seeding iterator (seed_owners) */
+	bool seed_iter;			/* try the seeding iterator (rw_seed_even) */
 	uint64_t seed_cgroup_id;	/* -c: the directory's cgroup id, for the iterator */
 };
 
@@ -83,7 +83,7 @@ struct loader {
 	bool sk_storage;		/* socket records in socket-local storage */
 	bool ustack_asked;		/* -u */
 	bool ustack;			/* user stacks are recorded (not with classic tracepoints) */
-	bool seed_iter;			/* seed_owners loaded: owners at start from the iterator */
+	bool seed_iter;			/* rw_seed_even loaded: owners at start from the iterator */
 	int nhooks;
 	struct loader_hook hooks[LOADER_MAX_HOOKS];
 	int ntried;

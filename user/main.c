@@ -164,6 +164,14 @@ static bool may_kprobe(const struct env *env, const struct kinfo *ki)
 	       (env->attach == ATTACH_AUTO && ki->send_reset_args < 3);
 }
 
+/* RSTWHY_SEED=proc: owners at start from sock_diag and /proc, as without the iterator */
+static bool seed_forced_proc(void)
+{
+	const char *s = getenv("RSTWHY_SEED");
+
+	return s && !strcmp(s, "proc");
+}
+
 /* open, configure, load and attach; 0 or -1 after one line */
 static int load(const struct env *env, struct loader *ld, const struct kinfo *ki,
 		const struct ksyms *ks)
@@ -175,7 +183,8 @@ static int load(const struct env *env, struct loader *ld, const struct kinfo *ki
 		.attach = env->attach, .verbose = env->verbose,
 		.aggregate = !env->per_event && !env->pcapng, .ustack = env->ustack,
 		.filter = &env->kf, .existing_socks = prefill_count(env->netns),
-		.seed_iter = ki->task_file_iter, .seed_cgroup_id = prefill_cgroup_id(&env->kf),
+		.seed_iter = ki->task_file_iter && !seed_forced_proc(),
+		.seed_cgroup_id = prefill_cgroup_id(&env->kf),
 	};
 	char why[300];
 	int err = loader_start(ld, &lo, ki, ks, why, sizeof(why));
@@ -206,18 +215,19 @@ static void prefill(const struct env *env, const struct loader *ld)
 	double t0 = mono_secs(), c0 = cpu_secs();
 	const char *how = "BPF iterator over open files";
 	int nl = 0, nt = 0;
-
 	long failed = 0;
-	/* RSTWHY_SEED=proc: the sock_diag and /proc path, as on kernels without the iterator */
-	const char *force = getenv("RSTWHY_SEED");
-	bool iter = ld->seed_iter && !(force && !strcmp(force, "proc"));
 
-	if (!iter || prefill_run_iter(skel->progs.seed_owners,
-					       skel->progs.seed_owners_odd, &nl, &nt, &failed)) {
+	if (!ld->seed_iter) {
 		how = "sock_diag, /proc/PID/fd";
 		prefill_owners(bpf_map__fd(skel->maps.listeners),
 			       bpf_map__fd(skel->maps.tuple_owners), env->netns, &env->kf, &nl,
 			       &nt);
+	} else if (prefill_run_iter(skel->progs.rw_seed_even, skel->progs.rw_seed_odd, &nl, &nt,
+				    &failed)) {
+		/* loaded, but the walk failed: the 4-tuple map was not sized for a fallback */
+		fprintf(stderr, "rstwhy: warning: the owners of sockets that existed at start could "
+			"not all be read (%s): they show as the listener's or none\n",
+			strerror(errno));
 	} else if (failed) {
 		fprintf(stderr, "rstwhy: warning: the owners of %ld existing connections could "
 			"not be recorded\n", failed);

@@ -10,7 +10,7 @@
  *
  * Where the kernel has BPF iterators over open files (5.8 and later, with BTF), the same
  * records are written in the kernel instead, in one pass over every process's descriptors
- * (seed_owners in bpf/rstwhy.bpf.c): with 200,000 sockets that is a fraction of a second, where
+ * (rw_seed_even in bpf/rstwhy.bpf.c): with 200,000 sockets that is a fraction of a second, where
  * reading /proc/PID/fd takes many seconds (a readlink per descriptor).
  */
 #define _GNU_SOURCE

@@ -14,8 +14,8 @@ struct kfilter;
 int prefill_owners(int listeners_fd, int tuples_fd, uint32_t only_netns,
 		   const struct kfilter *kf, int *nlisten, int *ntuple);
 /*
- * The same, in the kernel: runs the seeding iterator programs (seed_owners for even
- * descriptors, seed_owners_odd for odd ones: two threads) over every process's open files;
+ * The same, in the kernel: runs the seeding iterator programs (rw_seed_even for even
+ * descriptors, rw_seed_odd for odd ones: two threads) over every process's open files;
  * 0 or -1; the counts of listeners and connections recorded, and of those that could not be.
  */
 struct bpf_program;
