@@ -560,7 +560,7 @@ void loader_print_plan(const struct loader *l, const struct kinfo *ki, FILE *f)
 		print_hook(&l->hooks[i], f);
 	fprintf(f, "  %-24s %s\n", "existing owners", l->seed_iter ?
 		"BPF iterator over open files (iter/task_file)" :
-		"sock_diag and /proc/PID/fd (no iterator over open files here)");
+		"sock_diag and /proc/PID/fd (no iterator over open files, or RSTWHY_SEED=proc)");
 	if (l->ustack_asked && !l->ustack)
 		fprintf(f, "  -u: no user stacks with classic tracepoints (needs tp_btf or raw_tp)\n");
 	for (int i = 0; i < l->ntried; i++)
