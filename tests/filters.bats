@@ -165,3 +165,9 @@ check_preexisting_owners() {
 @test "owners of connections made before rstwhy started: sock_diag and /proc/PID/fd" {
 	check_preexisting_owners proc
 }
+
+@test "RSTWHY_SEED with a value other than proc: one line, exit 2" {
+	RSTWHY_SEED=sockdiag run "$RSTWHY" -d 1
+	((status == 2)) || fail "exit $status"
+	[[ ${#lines[@]} == 1 && ${lines[0]} == *"RSTWHY_SEED=sockdiag"* ]] || fail "output: $output"
+}

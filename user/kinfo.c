@@ -12,7 +12,6 @@
 #include <bpf/btf.h>
 #include "kinfo.h"
 
-static struct btf *vmlinux_btf;
 
 static const char *const tp_names[] = {
 	[KTP_SEND_RESET] = "btf_trace_tcp_send_reset",
@@ -56,6 +55,7 @@ static int func_args(const struct btf *btf, const char *name)
 
 int kinfo_load(struct kinfo *ki, const char *btf_path)
 {
+	struct btf *vmlinux_btf;
 	struct utsname u;
 	int id;
 
@@ -104,7 +104,6 @@ int kinfo_load(struct kinfo *ki, const char *btf_path)
 		}
 	}
 	btf__free(vmlinux_btf);
-	vmlinux_btf = NULL;
 	return 0;
 }
 
@@ -115,8 +114,6 @@ void kinfo_free(struct kinfo *ki)
 		ki->reason_name[i] = NULL;
 	}
 	ki->nreasons = 0;
-	btf__free(vmlinux_btf);
-	vmlinux_btf = NULL;
 }
 
 const char *kinfo_reason_name(const struct kinfo *ki, unsigned int value)

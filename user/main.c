@@ -172,6 +172,19 @@ static bool seed_forced_proc(void)
 	return s && !strcmp(s, "proc");
 }
 
+/* the environment's settings: 0, or EXIT_USAGE after one line */
+static int check_environment(void)
+{
+	const char *s = getenv("RSTWHY_SEED");
+
+	if (s && *s && strcmp(s, "proc")) {
+		fprintf(stderr, "rstwhy: RSTWHY_SEED=%s: the only value is proc (owners of existing "
+			"sockets from sock_diag and /proc)\n", s);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 /* open, configure, load and attach; 0 or -1 after one line */
 static int load(const struct env *env, struct loader *ld, const struct kinfo *ki,
 		const struct ksyms *ks)
@@ -280,6 +293,8 @@ int main(int argc, char **argv)
 		return cli_help(argc - 1, argv + 1);
 	cli_parse(argc, argv, &env);
 	verbose = env.verbose;
+	if (check_environment())
+		return EXIT_USAGE;
 	if (env.list_causes) {
 		rw_causes_list(stdout, env.json);
 		return EXIT_OK;
